@@ -1,0 +1,152 @@
+"""The one settings object: every default of verdictflow lives here.
+
+Environment variables use the prefix ``VERDICTFLOW_``; nested areas use ``__``
+(``VERDICTFLOW_RETRIEVAL__TOP_K=8``). ``VERDICTFLOW_HOME``, ``VERDICTFLOW_DATABASE_URL``,
+``VERDICTFLOW_DASK_ADDRESS`` and ``VERDICTFLOW_DEVICE`` are top-level.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class RetrievalSettings(BaseModel):
+    """Chunking, embedding and search."""
+
+    embedding_model: str | None = Field(
+        None, description="Path of a sentence-transformers model; None: the packaged MiniLM."
+    )
+    chunk_tokens: int = Field(128, description="Token budget of a chunk (embedding tokenizer).")
+    chunk_overlap_tokens: int = Field(24, description="Tokens shared by neighbouring chunks.")
+    embed_batch_size: int = 64
+    top_k: int = Field(5, description="Evidence chunks retrieved per claim.")
+    search_mode: Literal["vector", "fts", "hybrid"] = "hybrid"
+    rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
+    vector_index_min_rows: int = Field(
+        100_000, description="Build an ANN index once the table holds this many chunks."
+    )
+    max_file_bytes: int = Field(100 * 2**20, description="Larger files are refused.")
+    add_corpus_evidence: bool = Field(
+        False, description="Also search the corpus for items that bring their own context."
+    )
+
+
+class ExpertSettings(BaseModel):
+    """Experts, gate and ensemble."""
+
+    registry: Path | None = Field(None, description="Expert registry YAML; None: the shipped one.")
+    gate_top_k: int = Field(2, description="Experts selected per claim by the gate.")
+    gate_path: Path | None = Field(None, description="Trained gate; None: HOME/models/gate.pt.")
+    batch_size: int = 64
+    max_length: int = Field(256, description="Token limit of a cross-encoder pair.")
+    torch_threads: int = Field(1, description="torch.set_num_threads in every process.")
+    mc_dropout_samples: int = Field(0, description="Monte Carlo dropout passes; 0 turns it off.")
+
+
+class DaskSettings(BaseModel):
+    """The Dask cluster the verify flow runs expert batches on."""
+
+    n_workers: int = 2
+    threads_per_worker: int = 1
+    processes: bool = True
+    use_dask: bool = Field(True, description="False runs expert batches in-process.")
+
+
+class VerifySettings(BaseModel):
+    """Verification: claims, verdicts, abstention."""
+
+    max_item_chars: int = Field(1_000_000, description="Longer item texts are rejected.")
+    max_line_bytes: int = Field(5 * 2**20, description="Longer JSONL lines are rejected.")
+    min_claim_chars: int = Field(8, description="Shorter sentences are not claims.")
+    support_threshold: float = Field(0.5, description="p_supported at or above: supported.")
+    contradiction_threshold: float = Field(0.5, description="p_contradicted above: contradicted.")
+    alpha: float = Field(0.1, description="Target error of conformal abstention.")
+    task_retries: int = 2
+    task_retry_delay_s: float = 1.0
+
+
+class QualitySettings(BaseModel):
+    """Great Expectations gates."""
+
+    enabled: bool = True
+    max_unsupported_share: float = Field(1.0, description="Batch fails above this share.")
+    min_unsupported_share: float = 0.0
+    max_ece: float = 0.1
+    allowed_metadata_keys: list[str] | None = None
+
+
+class Settings(BaseSettings):
+    """All of verdictflow's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VERDICTFLOW_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Field(Path(".verdictflow"), description="Embedded state: DB, LanceDB, models.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; None: SQLite under HOME. postgresql+psycopg://..."
+    )
+    dask_address: str | None = Field(None, description="Existing Dask scheduler; None: local.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    retrieval: RetrievalSettings = RetrievalSettings()
+    experts: ExpertSettings = ExpertSettings()
+    dask: DaskSettings = DaskSettings()
+    verify: VerifySettings = VerifySettings()
+    quality: QualitySettings = QualitySettings()
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in force (SQLite under HOME by default)."""
+        return self.database_url or f"sqlite:///{(self.home / 'verdictflow.db').resolve()}"
+
+    @property
+    def lancedb_path(self) -> Path:
+        return self.home / "lancedb"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def calibration_dir(self) -> Path:
+        return self.home / "calibration"
+
+    @property
+    def data_cache_dir(self) -> Path:
+        return self.home / "data"
+
+    def resolved_device(self) -> str:
+        """'cuda' when asked for or available under 'auto', else 'cpu'."""
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    settings = Settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests that change the environment)."""
+    get_settings.cache_clear()
+
+
+def offline_hub() -> None:
+    """No model hub is reachable: make the HF libraries never try."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
