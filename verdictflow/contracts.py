@@ -111,3 +111,19 @@ class InputError(_Model):
     item_id: str | None
     rule: str
     message: str
+
+
+class ClaimScore(_Model):
+    """What the scoring stage (gate + experts + combine) says of one claim, uncalibrated.
+
+    ``probs`` are the gate-weighted mixture on the claim's best evidence chunk
+    (``best_chunk_id``; highest p_supported, or highest p_contradicted when no chunk
+    supports it). ``expert_probs[expert][chunk_id]`` keeps every expert's output for storage.
+    """
+
+    claim_id: str
+    probs: tuple[float, float, float]
+    best_chunk_id: str | None
+    experts: dict[str, float]  # expert name -> gate weight (selected experts only)
+    expert_probs: dict[str, dict[str, tuple[float, float, float]]] = Field(default_factory=dict)
+    spread: float = 0.0  # disagreement of the selected experts on the best chunk
