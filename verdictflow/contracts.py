@@ -127,3 +127,27 @@ class ClaimScore(_Model):
     experts: dict[str, float]  # expert name -> gate weight (selected experts only)
     expert_probs: dict[str, dict[str, tuple[float, float, float]]] = Field(default_factory=dict)
     spread: float = 0.0  # disagreement of the selected experts on the best chunk
+
+
+class DocumentRecord(_Model):
+    """A corpus document as recorded in storage (its chunks live in LanceDB)."""
+
+    doc_id: str
+    source: str
+    content_hash: str
+    n_chunks: int = 0
+    status: str = "active"  # active | deleted | failed
+    error: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class QualityResult(_Model):
+    """One expectation's outcome in a quality gate."""
+
+    suite: str  # inputs | evidence | outputs | batch
+    expectation: str
+    column: str | None = None
+    success: bool
+    unexpected_count: int = 0
+    examples: list[Any] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
