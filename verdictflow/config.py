@@ -64,6 +64,7 @@ class VerifySettings(BaseModel):
     """Verification: claims, verdicts, abstention."""
 
     max_item_chars: int = Field(1_000_000, description="Longer item texts are rejected.")
+    batch_items: int = Field(256, description="Items verified and persisted together.")
     max_line_bytes: int = Field(5 * 2**20, description="Longer JSONL lines are rejected.")
     min_claim_chars: int = Field(8, description="Shorter sentences are not claims.")
     support_threshold: float = Field(0.5, description="p_supported at or above: supported.")
@@ -71,6 +72,40 @@ class VerifySettings(BaseModel):
     alpha: float = Field(0.1, description="Target error of conformal abstention.")
     task_retries: int = 2
     task_retry_delay_s: float = 1.0
+
+
+class StorageSettings(BaseModel):
+    """The database that holds runs, items, claims, evidence and verdicts."""
+
+    batch_size: int = Field(2000, description="Rows per INSERT batch.")
+    write_retries: int = Field(4, description="Retries of a write after a dropped connection.")
+    retry_delay_s: float = Field(0.5, description="First retry delay; doubles, with jitter.")
+    sqlite_busy_timeout_s: float = Field(30.0, description="SQLite waits this long for a lock.")
+
+
+class TrainingSettings(BaseModel):
+    """Training the cross-encoder experts (issue 5)."""
+
+    data_dir: Path | None = Field(None, description="Downloaded training data; None: HOME/data.")
+    output_dir: Path = Field(REPO_ROOT / "models", description="Where trained experts are saved.")
+    seed: int = 13
+    dev_fraction: float = Field(0.1, description="Share of groups (pages, documents) in dev.")
+    test_fraction: float = Field(0.1, description="Share of groups in test.")
+    max_length: int = Field(128, description="Token limit of an (evidence, claim) pair.")
+    long_max_length: int = Field(256, description="Token limit for the long-sources expert.")
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.08
+    weight_decay: float = 0.01
+    frozen_layers: int = Field(2, description="Lower encoder layers frozen (embeddings always).")
+    max_steps: int = Field(1000, description="Optimizer steps per expert (the time budget).")
+    eval_every: int = Field(200, description="Steps between dev evaluations and checkpoints.")
+    patience: int = Field(3, description="Evaluations without dev gain before stopping early.")
+    dev_pairs: int = Field(800, description="Dev pairs scored at each evaluation.")
+    threads: int = Field(2, description="torch threads while training.")
+    quick_layers: int = Field(2, description="--quick: encoder layers kept.")
+    quick_pairs: int = Field(400, description="--quick: training pairs per expert.")
+    quick_steps: int = Field(60, description="--quick: optimizer steps.")
 
 
 class QualitySettings(BaseModel):
@@ -101,6 +136,8 @@ class Settings(BaseSettings):
     dask: DaskSettings = DaskSettings()
     verify: VerifySettings = VerifySettings()
     quality: QualitySettings = QualitySettings()
+    training: TrainingSettings = TrainingSettings()
+    storage: StorageSettings = StorageSettings()
 
     @property
     def db_url(self) -> str:

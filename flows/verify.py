@@ -1,0 +1,111 @@
+"""The verify flow: items in, a calibrated verdict per claim and per item out, all stored.
+
+validate inputs -> split into claims -> evidence -> gate + experts (Dask) -> calibrate + abstain
+-> validate outputs -> persist -> artifacts. Items are processed in batches; each batch is
+persisted when done, so a run that dies halfway resumes where it stopped when run again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from pydantic import BaseModel
+
+from flows.runtime import task_runner
+from tasks.scoring import score_claims
+from tasks.verify import (
+    close_run,
+    decide_task,
+    gather_evidence_task,
+    load_verdicts,
+    open_run,
+    persist_batch,
+    read_items,
+    split_claims_task,
+    summary_artifact,
+)
+from verdictflow.config import get_settings
+from verdictflow.contracts import InputError, Item, ItemVerdict
+from verdictflow.verdicts import code_version, group_items, run_key
+
+
+class VerifyResult(BaseModel):
+    """What a verify run returns."""
+
+    run_id: str
+    status: str
+    verdicts: list[ItemVerdict]
+    errors: list[InputError]
+    counts: dict[str, Any]
+
+
+def _parameters() -> dict[str, Any]:
+    settings = get_settings()
+    return {
+        "top_k": settings.retrieval.top_k,
+        "search_mode": settings.retrieval.search_mode,
+        "gate_top_k": settings.experts.gate_top_k,
+        "alpha": settings.verify.alpha,
+    }
+
+
+@flow(name="verify-items", task_runner=task_runner(), log_prints=True)
+def verify_items(
+    items: list[dict[str, Any]] | None = None,
+    path: str | None = None,
+    run_id: str | None = None,
+    parent_run_id: str | None = None,
+) -> VerifyResult:
+    """Verify items given as records (``{"id", "text", "context"?, ...}``) or a JSONL ``path``."""
+    started = time.perf_counter()
+    settings = get_settings()
+    valid, errors = read_items(path, items)
+    parameters = {**_parameters(), "parent_run_id": parent_run_id}
+    run_id = run_id or run_key(valid, parameters)
+    done = open_run(run_id, parameters, code_version(), valid, errors)
+
+    batch_size = settings.verify.batch_items
+    progress = create_progress_artifact(progress=0.0, description=f"verify {run_id}")
+    for start in range(0, len(valid), batch_size):
+        claims = split_claims_task(valid[start : start + batch_size])
+        claims = [c for c in claims if c.claim_id not in done]
+        if claims:
+            evidence = gather_evidence_task(claims)
+            scores, _routing = score_claims(claims, evidence)
+            verdicts = group_items(decide_task(claims, evidence, scores))
+            persist_batch(run_id, claims, evidence, scores, verdicts)
+        report_progress(progress, min(len(valid), start + batch_size), len(valid))
+
+    verdicts = load_verdicts(run_id)
+    counts = _counts(valid, errors, verdicts)
+    status = "completed" if valid else "failed"
+    close_run(run_id, status, counts, {"total_s": round(time.perf_counter() - started, 3)})
+    summary_artifact(run_id, verdicts, counts)
+    return VerifyResult(run_id=run_id, status=status, verdicts=verdicts, errors=errors, counts=counts)
+
+
+# In-process listeners (the CLI's progress bar): called with (items done, items total).
+progress_listeners: list[Callable[[int, int], None]] = []
+
+
+def report_progress(artifact_id: Any, done: int, total: int) -> None:
+    """Update the run's progress artifact and any in-process listener."""
+    update_progress_artifact(artifact_id, 100.0 * done / max(total, 1))
+    for listener in progress_listeners:
+        listener(done, total)
+
+
+def _counts(valid: list[Item], errors: list[InputError], verdicts: list[ItemVerdict]) -> dict:
+    by_label: dict[str, int] = {}
+    for verdict in verdicts:
+        by_label[verdict.label.value] = by_label.get(verdict.label.value, 0) + 1
+    return {
+        "items": len(valid),
+        "input_errors": len(errors),
+        "claims": sum(len(v.claims) for v in verdicts),
+        **by_label,
+    }

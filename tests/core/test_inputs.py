@@ -1,0 +1,70 @@
+import json
+
+import pytest
+
+from verdictflow.config import get_settings
+from verdictflow.inputs import coerce_items, read_jsonl
+
+
+@pytest.fixture
+def jsonl(tmp_path):
+    def write(lines: list[bytes]):
+        path = tmp_path / "in.jsonl"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        return path
+
+    return write
+
+
+def _rules(errors):
+    return {(e.line, e.rule) for e in errors}
+
+
+def test_each_bad_line_is_named_and_good_lines_go_on(jsonl, home):
+    big = json.dumps({"id": "big", "text": "x" * (get_settings().verify.max_line_bytes + 10)})
+    path = jsonl(
+        [
+            json.dumps({"id": "ok1", "text": "The Fjell S1 is rated IP67."}).encode(),
+            b'{"id": "broken", "text": ',
+            json.dumps({"text": "no id"}).encode(),
+            json.dumps({"id": "e", "text": "   "}).encode(),
+            json.dumps({"id": "ok1", "text": "duplicate id"}).encode(),
+            "caf\xe9".encode("latin-1"),
+            big.encode(),
+            json.dumps(["not", "an", "object"]).encode(),
+            json.dumps({"id": "t", "text": 42}).encode(),
+            json.dumps({"id": "m", "text": "fine text", "metadata": "nope"}).encode(),
+            json.dumps({"id": 7, "text": "Integer ids are fine.", "label": "supported"}).encode(),
+        ]
+    )
+    items, errors = read_jsonl(path)
+    assert [i.id for i in items] == ["ok1", "7"]
+    assert items[1].metadata == {"label": "supported"}
+    assert _rules(errors) == {
+        (2, "json"),
+        (3, "id"),
+        (4, "text"),
+        (5, "duplicate_id"),
+        (6, "utf8"),
+        (7, "max_size"),
+        (8, "object"),
+        (9, "text"),
+        (10, "types"),
+    }
+    duplicate = next(e for e in errors if e.rule == "duplicate_id")
+    assert duplicate.item_id == "ok1" and "earlier" in duplicate.message
+
+
+def test_text_over_the_character_limit(home, monkeypatch):
+    from verdictflow.config import reset_settings
+
+    monkeypatch.setenv("VERDICTFLOW_VERIFY__MAX_ITEM_CHARS", "20")
+    reset_settings()
+    items, errors = coerce_items([{"id": "a", "text": "short enough"}, {"id": "b", "text": "y" * 21}])
+    assert [i.id for i in items] == ["a"]
+    assert [(e.line, e.item_id, e.rule) for e in errors] == [(2, "b", "max_size")]
+
+
+def test_blank_context_becomes_none():
+    items, _ = coerce_items([{"id": "a", "text": "Some claim here.", "context": "  "}])
+    assert items[0].context is None

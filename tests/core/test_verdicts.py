@@ -1,0 +1,49 @@
+from verdictflow.contracts import Claim, ClaimVerdict, Item, VerdictLabel
+from verdictflow.verdicts import group_items, item_verdict, no_evidence_verdict, output_row, run_key
+
+
+def _cv(claim_id: str, label: VerdictLabel, p: float) -> ClaimVerdict:
+    return ClaimVerdict(
+        item_id=claim_id.split(":")[0],
+        claim_id=claim_id,
+        text=f"claim {claim_id}",
+        label=label,
+        probs=(p, 1 - p, 0.0),
+        p_supported=p,
+    )
+
+
+def test_item_follows_its_weakest_claim():
+    verdict = item_verdict(
+        "a",
+        [
+            _cv("a:0", VerdictLabel.SUPPORTED, 0.9),
+            _cv("a:1", VerdictLabel.CONTRADICTED, 0.3),
+            _cv("a:2", VerdictLabel.UNSUPPORTED, 0.2),
+        ],
+    )
+    assert verdict.label is VerdictLabel.CONTRADICTED
+    assert verdict.p_supported == 0.2
+
+
+def test_all_supported_item_is_supported_and_claims_stay_in_order():
+    claims = [_cv(f"b:{i}", VerdictLabel.SUPPORTED, 0.8 + i / 100) for i in (10, 2, 0)]
+    (verdict,) = group_items(claims)
+    assert verdict.label is VerdictLabel.SUPPORTED
+    assert [c.claim_id for c in verdict.claims] == ["b:0", "b:2", "b:10"]
+
+
+def test_no_evidence_is_unsupported_and_output_row_contract():
+    claim = Claim(item_id="x", claim_id="x:0", index=0, text="Nothing says so.", start=0, end=16)
+    verdict = item_verdict("x", [no_evidence_verdict(claim)])
+    row = output_row(verdict, "run-1")
+    assert row["verdict"] == "unsupported" and row["p_supported"] == 0.0
+    assert row["claims"][0]["no_evidence"] is True
+    assert set(row) == {"id", "verdict", "p_supported", "claims", "run_id"}
+
+
+def test_run_key_depends_on_content_and_parameters():
+    items = [Item(id="a", text="One.")]
+    assert run_key(items, {"k": 1}) == run_key(list(items), {"k": 1})
+    assert run_key(items, {"k": 1}) != run_key(items, {"k": 2})
+    assert run_key(items, {"k": 1}) != run_key([Item(id="a", text="Two.")], {"k": 1})

@@ -1,0 +1,135 @@
+"""The ``verdictflow`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+app = typer.Typer(help="Check text against evidence, claim by claim.", no_args_is_help=True)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "examples" / "demo"
+
+
+def _run_verify(path: Path, output: Path | None) -> "VerifyResult":  # noqa: F821
+    from rich.progress import Progress
+
+    from flows import verify as verify_module
+
+    with Progress(console=console, transient=True) as progress:
+        bar = progress.add_task("verifying", total=None)
+
+        def listener(done: int, total: int) -> None:
+            progress.update(bar, completed=done, total=total)
+
+        verify_module.progress_listeners.append(listener)
+        try:
+            result = verify_module.verify_items(path=str(path))
+        finally:
+            verify_module.progress_listeners.remove(listener)
+    if output is not None:
+        from verdictflow.verdicts import output_row
+
+        with output.open("w", encoding="utf-8") as handle:
+            for verdict in result.verdicts:
+                handle.write(json.dumps(output_row(verdict, result.run_id)) + "\n")
+    for error in result.errors:
+        console.print(
+            f"[yellow]line {error.line} item {error.item_id or '-'}: "
+            f"rule {error.rule}: {error.message}[/yellow]"
+        )
+    return result
+
+
+def _print_verdicts(result: "VerifyResult") -> None:  # noqa: F821
+    colours = {"supported": "green", "contradicted": "red", "unsupported": "yellow"}
+    table = Table(title=f"run {result.run_id} ({result.status})")
+    for column in ("item", "verdict", "p_supported", "weakest claim"):
+        table.add_column(column)
+    for verdict in result.verdicts:
+        weakest = min(verdict.claims, key=lambda c: c.p_supported)
+        colour = colours.get(verdict.label.value, "magenta")
+        table.add_row(
+            verdict.item_id,
+            f"[{colour}]{verdict.label.value}[/{colour}]",
+            f"{verdict.p_supported:.2f}",
+            weakest.text[:90],
+        )
+    Console().print(table)
+
+
+@app.command()
+def verify(
+    input: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSONL of items."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="JSONL of verdicts."),
+    table: bool = typer.Option(False, help="Also print a table of verdicts."),
+) -> None:
+    """Verify every item of INPUT (one JSON object a line)."""
+    result = _run_verify(input, output)
+    if table:
+        _print_verdicts(result)
+    console.print(f"run {result.run_id}: {result.status} {result.counts}")
+    if not result.verdicts:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def demo() -> None:
+    """Ingest the demo corpus and verify the demo items against it."""
+    from flows.ingest import ingest_documents
+
+    ingest_documents([str(DEMO_DIR / "corpus")])
+    result = _run_verify(DEMO_DIR / "items.jsonl", None)
+    _print_verdicts(result)
+    console.print(f"run {result.run_id}: {result.status} {result.counts}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema."""
+    from storage.repository import Repository
+    from verdictflow.config import get_settings
+
+    url = get_settings().db_url
+    Repository(url).upgrade()
+    console.print(f"database at {url.split('@')[-1]} is up to date")
+
+
+@app.command()
+def runs(limit: int = typer.Option(20, help="How many runs.")) -> None:
+    """Recent runs and their counts."""
+    from storage.repository import Repository
+
+    repo = Repository()
+    repo.upgrade()
+    table = Table(title="recent runs")
+    for column in ("run", "kind", "status", "started", "counts"):
+        table.add_column(column)
+    for run in repo.list_runs(limit=limit):
+        counts = ", ".join(f"{k}={v}" for k, v in (run.get("counts") or {}).items())
+        table.add_row(
+            run["run_id"], run["kind"], run["status"], str(run["started_at"])[:19], counts
+        )
+    Console().print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from verdictflow.config import offline_hub
+
+    offline_hub()
+    app(prog_name="verdictflow")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

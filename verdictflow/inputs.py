@@ -1,0 +1,125 @@
+"""Read items to check, and say exactly what is wrong with the ones that cannot be checked.
+
+Rules (each error names the line, the item id when known, and the rule):
+``utf8`` the line is not UTF-8; ``max_size`` the line or text is over the limit; ``json`` the line
+is not JSON; ``object`` it is not a JSON object; ``id`` missing or not a string/integer;
+``text`` missing, not a string, or empty; ``types`` a known field has the wrong type;
+``duplicate_id`` an id seen earlier in the batch (the first one is checked).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from verdictflow.config import get_settings
+from verdictflow.contracts import InputError, Item
+
+_OPTIONAL_TEXT = ("context", "question")
+
+
+def _check_record(record: Any, line: int | None, max_chars: int) -> Item | InputError:
+    def error(rule: str, message: str, item_id: str | None = None) -> InputError:
+        return InputError(line=line, item_id=item_id, rule=rule, message=message)
+
+    if not isinstance(record, dict):
+        return error("object", f"expected a JSON object, got {type(record).__name__}")
+    raw_id = record.get("id")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or str(raw_id).strip() == "":
+        return error("id", "field 'id' is missing or not a non-empty string/integer")
+    item_id = str(raw_id)
+    text = record.get("text")
+    if not isinstance(text, str):
+        return error("text", "field 'text' is missing or not a string", item_id)
+    if not text.strip():
+        return error("text", "field 'text' is empty", item_id)
+    if len(text) > max_chars:
+        return error("max_size", f"text has {len(text):,} characters (limit {max_chars:,})", item_id)
+    for key in _OPTIONAL_TEXT:
+        if record.get(key) is not None and not isinstance(record[key], str):
+            return error("types", f"field {key!r} must be a string", item_id)
+    metadata = record.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        return error("types", "field 'metadata' must be an object", item_id)
+    extra = {k: v for k, v in record.items() if k not in {"id", "text", "metadata", *_OPTIONAL_TEXT}}
+    context = record.get("context")
+    return Item(
+        id=item_id,
+        text=text,
+        context=context if context and context.strip() else None,
+        question=record.get("question") or None,
+        metadata={**metadata, **extra},
+    )
+
+
+def parse_records(
+    records: Iterable[tuple[int | None, Any]],
+) -> tuple[list[Item], list[InputError]]:
+    """Validate ``(line, record)`` pairs; records may be dicts, Items or InputErrors already."""
+    max_chars = get_settings().verify.max_item_chars
+    items: list[Item] = []
+    errors: list[InputError] = []
+    seen: set[str] = set()
+    for line, record in records:
+        if isinstance(record, InputError):
+            errors.append(record)
+            continue
+        if isinstance(record, Item):
+            record = record.model_dump()
+        result = _check_record(record, line, max_chars)
+        if isinstance(result, InputError):
+            errors.append(result)
+        elif result.id in seen:
+            errors.append(
+                InputError(
+                    line=line,
+                    item_id=result.id,
+                    rule="duplicate_id",
+                    message=f"id {result.id!r} appears earlier in the batch",
+                )
+            )
+        else:
+            seen.add(result.id)
+            items.append(result)
+    return items, errors
+
+
+def _jsonl_records(path: Path, max_line_bytes: int) -> Iterator[tuple[int, Any]]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            if len(raw) > max_line_bytes:
+                yield number, InputError(
+                    line=number,
+                    item_id=None,
+                    rule="max_size",
+                    message=f"line has {len(raw):,} bytes (limit {max_line_bytes:,})",
+                )
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, InputError(
+                    line=number, item_id=None, rule="utf8", message=f"not UTF-8: {exc.reason}"
+                )
+                continue
+            try:
+                yield number, json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield number, InputError(
+                    line=number, item_id=None, rule="json", message=f"not JSON: {exc.msg}"
+                )
+
+
+def read_jsonl(path: str | Path) -> tuple[list[Item], list[InputError]]:
+    """Items and errors of a JSONL file (one item per line)."""
+    limit = get_settings().verify.max_line_bytes
+    return parse_records(_jsonl_records(Path(path), limit))
+
+
+def coerce_items(items: Iterable[Item | dict[str, Any]]) -> tuple[list[Item], list[InputError]]:
+    """Items and errors from Python objects (``line`` is the 1-based position)."""
+    return parse_records(enumerate(items, start=1))

@@ -1,0 +1,124 @@
+"""From a claim's calibrated score to its verdict, and from claim verdicts to an item's."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from verdictflow import __version__
+from verdictflow.contracts import (
+    LABELS,
+    Claim,
+    ClaimVerdict,
+    Evidence,
+    Item,
+    ItemVerdict,
+    VerdictLabel,
+)
+
+# An item is as bad as its worst claim: this order decides which claim label wins.
+_SEVERITY = {
+    VerdictLabel.CONTRADICTED: 3,
+    VerdictLabel.UNSUPPORTED: 2,
+    VerdictLabel.UNCERTAIN: 1,
+    VerdictLabel.SUPPORTED: 0,
+}
+
+
+def no_evidence_verdict(claim: Claim) -> ClaimVerdict:
+    """A claim nothing in the corpus or context speaks to: unsupported, with certainty."""
+    return ClaimVerdict(
+        item_id=claim.item_id,
+        claim_id=claim.claim_id,
+        text=claim.text,
+        label=VerdictLabel.UNSUPPORTED,
+        probs=(0.0, 0.0, 1.0),
+        p_supported=0.0,
+        no_evidence=True,
+    )
+
+
+def item_verdict(item_id: str, claims: Sequence[ClaimVerdict]) -> ItemVerdict:
+    """An item's verdict follows its weakest claim (lowest p_supported, worst label)."""
+    ordered = sorted(claims, key=lambda c: c.claim_id.rsplit(":", 1)[-1].zfill(6))
+    worst = max(ordered, key=lambda c: (_SEVERITY[c.label], -c.p_supported))
+    return ItemVerdict(
+        item_id=item_id,
+        label=worst.label,
+        p_supported=min(c.p_supported for c in ordered),
+        claims=list(ordered),
+    )
+
+
+def group_items(claims: Sequence[ClaimVerdict]) -> list[ItemVerdict]:
+    """Item verdicts from claim verdicts, in first-seen item order."""
+    by_item: dict[str, list[ClaimVerdict]] = {}
+    for claim in claims:
+        by_item.setdefault(claim.item_id, []).append(claim)
+    return [item_verdict(item_id, group) for item_id, group in by_item.items()]
+
+
+def output_row(verdict: ItemVerdict, run_id: str) -> dict:
+    """The CLI/JSONL output row for one item."""
+    return {
+        "id": verdict.item_id,
+        "verdict": verdict.label.value,
+        "p_supported": round(verdict.p_supported, 4),
+        "claims": [
+            {
+                "text": c.text,
+                "verdict": c.label.value,
+                "p_supported": round(c.p_supported, 4),
+                "probs": dict(zip(LABELS, (round(p, 4) for p in c.probs), strict=True)),
+                "uncertainty": round(c.uncertainty, 4),
+                "abstained": c.abstained,
+                "no_evidence": c.no_evidence,
+                "experts": {k: round(v, 4) for k, v in c.experts.items()},
+                "evidence": [_evidence_row(e, e.chunk_id == c.best_evidence) for e in c.evidence],
+            }
+            for c in verdict.claims
+        ],
+        "run_id": run_id,
+    }
+
+
+def _evidence_row(evidence: Evidence, decisive: bool) -> dict:
+    return {
+        "doc_id": evidence.doc_id,
+        "chunk_id": evidence.chunk_id,
+        "text": evidence.text,
+        "score": round(evidence.score, 4),
+        "origin": evidence.origin,
+        "decisive": decisive,
+    }
+
+
+def run_key(items: Sequence[Item], parameters: dict) -> str:
+    """A run id from the content checked and how: the same input and settings, the same run."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
+    for item in items:
+        digest.update(item.model_dump_json().encode())
+        digest.update(b"\x00")
+    return f"run-{digest.hexdigest()[:16]}"
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """Package version plus the git commit when run from a checkout."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{__version__}+{commit}" if commit else __version__
