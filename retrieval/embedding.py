@@ -31,6 +31,16 @@ def load_embedder(model_path: str | None = None, device: str | None = None):
     return SentenceTransformer(path, device=device or settings.resolved_device())
 
 
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(model_path: str | None = None):
+    """The embedding model's own (fast) tokenizer, loaded once, without the model weights."""
+    offline_hub()
+    from transformers import AutoTokenizer
+
+    path = model_path or get_settings().retrieval.embedding_model or str(packaged_model_path())
+    return AutoTokenizer.from_pretrained(path)
+
+
 def embed_texts(texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
     """Normalised float32 embeddings, shape [n, 384]."""
     if not texts:

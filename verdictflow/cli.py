@@ -123,6 +123,16 @@ def runs(limit: int = typer.Option(20, help="How many runs.")) -> None:
     Console().print(table)
 
 
+def _register_commands() -> None:
+    from verdictflow import cli_retrieval
+
+    for module in (cli_retrieval,):
+        module.register(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Console-script entry point."""
     from verdictflow.config import offline_hub

@@ -30,20 +30,28 @@ def _check_record(record: Any, line: int | None, max_chars: int) -> Item | Input
     if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or str(raw_id).strip() == "":
         return error("id", "field 'id' is missing or not a non-empty string/integer")
     item_id = str(raw_id)
+    if len(item_id) > get_settings().quality.max_id_chars:
+        return error(
+            "id", f"id has {len(item_id)} characters (limit {get_settings().quality.max_id_chars})"
+        )
     text = record.get("text")
     if not isinstance(text, str):
         return error("text", "field 'text' is missing or not a string", item_id)
     if not text.strip():
         return error("text", "field 'text' is empty", item_id)
     if len(text) > max_chars:
-        return error("max_size", f"text has {len(text):,} characters (limit {max_chars:,})", item_id)
+        return error(
+            "max_size", f"text has {len(text):,} characters (limit {max_chars:,})", item_id
+        )
     for key in _OPTIONAL_TEXT:
         if record.get(key) is not None and not isinstance(record[key], str):
             return error("types", f"field {key!r} must be a string", item_id)
     metadata = record.get("metadata") or {}
     if not isinstance(metadata, dict):
         return error("types", "field 'metadata' must be an object", item_id)
-    extra = {k: v for k, v in record.items() if k not in {"id", "text", "metadata", *_OPTIONAL_TEXT}}
+    extra = {
+        k: v for k, v in record.items() if k not in {"id", "text", "metadata", *_OPTIONAL_TEXT}
+    }
     context = record.get("context")
     return Item(
         id=item_id,
@@ -92,25 +100,34 @@ def _jsonl_records(path: Path, max_line_bytes: int) -> Iterator[tuple[int, Any]]
             if not raw.strip():
                 continue
             if len(raw) > max_line_bytes:
-                yield number, InputError(
-                    line=number,
-                    item_id=None,
-                    rule="max_size",
-                    message=f"line has {len(raw):,} bytes (limit {max_line_bytes:,})",
+                yield (
+                    number,
+                    InputError(
+                        line=number,
+                        item_id=None,
+                        rule="max_size",
+                        message=f"line has {len(raw):,} bytes (limit {max_line_bytes:,})",
+                    ),
                 )
                 continue
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield number, InputError(
-                    line=number, item_id=None, rule="utf8", message=f"not UTF-8: {exc.reason}"
+                yield (
+                    number,
+                    InputError(
+                        line=number, item_id=None, rule="utf8", message=f"not UTF-8: {exc.reason}"
+                    ),
                 )
                 continue
             try:
                 yield number, json.loads(text)
             except json.JSONDecodeError as exc:
-                yield number, InputError(
-                    line=number, item_id=None, rule="json", message=f"not JSON: {exc.msg}"
+                yield (
+                    number,
+                    InputError(
+                        line=number, item_id=None, rule="json", message=f"not JSON: {exc.msg}"
+                    ),
                 )
 
 

@@ -15,7 +15,9 @@ def test_abbreviations_and_numbers_do_not_split_sentences():
 
 
 def test_claims_keep_offsets_and_ids():
-    item = Item(id="a", text="  First claim is here.  Is this a question? Second claim is here too. ")
+    item = Item(
+        id="a", text="  First claim is here.  Is this a question? Second claim is here too. "
+    )
     claims = split_claims(item)
     assert [c.claim_id for c in claims] == ["a:0", "a:1"]
     for claim in claims:

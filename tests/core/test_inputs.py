@@ -60,7 +60,9 @@ def test_text_over_the_character_limit(home, monkeypatch):
 
     monkeypatch.setenv("VERDICTFLOW_VERIFY__MAX_ITEM_CHARS", "20")
     reset_settings()
-    items, errors = coerce_items([{"id": "a", "text": "short enough"}, {"id": "b", "text": "y" * 21}])
+    items, errors = coerce_items(
+        [{"id": "a", "text": "short enough"}, {"id": "b", "text": "y" * 21}]
+    )
     assert [i.id for i in items] == ["a"]
     assert [(e.line, e.item_id, e.rule) for e in errors] == [(2, "b", "max_size")]
 
@@ -68,3 +70,10 @@ def test_text_over_the_character_limit(home, monkeypatch):
 def test_blank_context_becomes_none():
     items, _ = coerce_items([{"id": "a", "text": "Some claim here.", "context": "  "}])
     assert items[0].context is None
+
+
+def test_overlong_id_is_refused_before_it_reaches_storage():
+    long_id = "i" * (get_settings().quality.max_id_chars + 1)
+    items, errors = coerce_items([{"id": long_id, "text": "A fine claim here."}])
+    assert items == []
+    assert errors[0].rule == "id" and "limit" in errors[0].message

@@ -1,0 +1,61 @@
+"""The experts CLI commands on their own typer app."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from tests.experts.gate_data import labelled_rows
+from tests.experts.tiny_models import write_registry
+from verdictflow.cli_experts import register
+
+FAST = [
+    {"name": "numbers", "kind": "numbers", "patterns": [r"\d"]},
+    {"name": "negation", "kind": "negation", "keywords": ["not"]},
+]
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_list_and_explain(home: Path, tmp_path: Path) -> None:
+    reg = str(write_registry(tmp_path / "r.yaml", FAST))
+    runner = CliRunner()
+    listed = runner.invoke(_app(), ["experts", "list", "--registry", reg])
+    assert listed.exit_code == 0, listed.output
+    out = json.loads(listed.output)
+    assert [e["name"] for e in out["experts"]] == ["numbers", "negation"]
+    assert out["gate"] == "prior"
+    explained = runner.invoke(
+        _app(),
+        [
+            "experts",
+            "explain",
+            "The tower is 300 m tall.",
+            "The tower is 330 m tall.",
+            "--registry",
+            reg,
+        ],
+    )
+    assert explained.exit_code == 0, explained.output
+    rows = json.loads(explained.output)
+    assert rows["numbers"]["probs"]["contradicted"] > 0.5
+    assert "differs" in rows["numbers"]["why"]
+
+
+def test_train_gate_command(prefect_harness, home: Path, tmp_path: Path) -> None:
+    reg = str(write_registry(tmp_path / "r.yaml", FAST))
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in labelled_rows(3)))
+    result = CliRunner().invoke(
+        _app(), ["train-gate", "--source", str(data), "--registry", reg, "--epochs", "20"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output[result.output.index("{") :])
+    assert summary["version"] == "v1" and (home / "models" / "gate.pt").exists()

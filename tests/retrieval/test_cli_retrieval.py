@@ -1,0 +1,69 @@
+"""`verdictflow ingest` and `verdictflow search` through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from tests.retrieval.files import write_corpus
+from verdictflow.cli_retrieval import _parse_filters, register
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    from prefect.logging.configuration import ensure_logging_setup
+
+    # Prefect sets its log handlers up lazily, on the first flow run, binding sys.stderr as it
+    # is then; inside CliRunner that is a stream closed after the call. Set them up first.
+    ensure_logging_setup()
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_ingest_then_search(prefect_harness, home, tmp_path, app):
+    corpus = write_corpus(tmp_path / "corpus")
+    (corpus / "bad.txt").write_bytes(b"\x00\x00")
+    runner = CliRunner()
+    result = runner.invoke(app, ["ingest", str(corpus)])
+    assert result.exit_code == 0, result.output
+    assert "bad.txt" in result.output and "rule binary" in result.output
+    for word in ("new", "changed", "unchanged", "deleted", "failed"):
+        assert word in result.output
+    again = runner.invoke(app, ["ingest", str(corpus), "--json"])
+    assert again.exit_code == 0, again.output
+    payload = json.loads(again.stdout)
+    assert payload["counts"]["unchanged"] == 8 and payload["counts"]["failed"] == 1
+
+    found = runner.invoke(
+        app, ["search", "When did Apollo 11 land on the Moon?", "--k", "2", "--json"]
+    )
+    assert found.exit_code == 0, found.output
+    hits = json.loads(found.stdout)
+    assert len(hits) == 2 and hits[0]["doc_id"] == "moon.pdf" and hits[0]["rank"] == 1
+    filtered = runner.invoke(
+        app, ["search", "mountain", "--json", "--filter", "domain=science", "--mode", "fts"]
+    )
+    assert {h["doc_id"] for h in json.loads(filtered.stdout)} <= {"r-einstein", "p-gold"}
+    table = runner.invoke(app, ["search", "Nile river"])
+    assert table.exit_code == 0 and "c-nile" in table.output
+    bad = runner.invoke(app, ["search", "x", "--mode", "magic"])
+    assert bad.exit_code == 2 and "unknown search mode" in bad.output
+
+
+def test_search_on_an_empty_corpus(home, app):
+    result = CliRunner().invoke(app, ["search", "anything", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+def test_parse_filters():
+    assert _parse_filters(["domain=geo", "year=2020", "year=2021", "doc_id=12"]) == {
+        "domain": "geo",
+        "year": [2020, 2021],
+        "doc_id": "12",
+    }
+    with pytest.raises(typer.BadParameter, match="KEY=VALUE"):
+        _parse_filters(["nokey"])
