@@ -3,6 +3,11 @@
 validate inputs -> split into claims -> evidence -> gate + experts (Dask) -> calibrate + abstain
 -> validate outputs -> persist -> artifacts. Items are processed in batches; each batch is
 persisted when done, so a run that dies halfway resumes where it stopped when run again.
+
+Fast path: a direct Python call with at most ``verify.fast_path_max_items`` records, outside any
+flow run, runs the same stages in this process without Prefect orchestration (no flow or task
+runs, no artifacts; the run is stored as usual). A Prefect flow run with its tasks costs far
+more than the work on one item: see benchmarks/results/bench.md.
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from prefect import flow
+from prefect import Flow, flow
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.context import FlowRunContext, TaskRunContext
 from pydantic import BaseModel
 
 from flows.runtime import task_runner
@@ -68,24 +74,95 @@ def verify_items(
     run_id = run_id or run_key(valid, parameters)
     done = open_run(run_id, parameters, code_version(), valid, errors)
 
-    batch_size = settings.verify.batch_items
+    try:
+        _verify_batches(run_id, valid, done, settings.verify.batch_items)
+    except BaseException:
+        close_run(run_id, "failed", {"items": len(valid)}, _elapsed(started))
+        raise
+    verdicts = load_verdicts(run_id)
+    counts = _counts(valid, errors, verdicts)
+    status = "completed" if valid else "failed"
+    close_run(run_id, status, counts, _elapsed(started))
+    summary_artifact(run_id, verdicts, counts)
+    return VerifyResult(
+        run_id=run_id, status=status, verdicts=verdicts, errors=errors, counts=counts
+    )
+
+
+class FastPathFlow(Flow):
+    """A flow whose small direct calls run ``fast`` in-process instead of a flow run."""
+
+    fast: Callable[..., Any]
+
+    @classmethod
+    def wrap(cls, base: Flow, fast: Callable[..., Any]) -> FastPathFlow:
+        new = cls.__new__(cls)
+        new.__dict__.update(base.__dict__)
+        new.fast = fast
+        return new
+
+    def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs):
+        if not (args or return_state or wait_for) and _fast_path_applies(**kwargs):
+            return self.fast(**kwargs)
+        return super().__call__(*args, return_state=return_state, wait_for=wait_for, **kwargs)
+
+
+def _fast_path_applies(items: list | None = None, path: str | None = None, **_: Any) -> bool:
+    limit = get_settings().verify.fast_path_max_items
+    inside_prefect = FlowRunContext.get() is not None or TaskRunContext.get() is not None
+    return path is None and items is not None and len(items) <= limit and not inside_prefect
+
+
+def verify_inline(
+    items: list[dict[str, Any]] | None = None,
+    path: str | None = None,
+    run_id: str | None = None,
+    parent_run_id: str | None = None,
+) -> VerifyResult:
+    """The verify pipeline of the flow, stage for stage, in this process without Prefect."""
+    started = time.perf_counter()
+    valid, errors = read_items.fn(path, items)
+    parameters = {**_parameters(), "parent_run_id": parent_run_id}
+    run_id = run_id or run_key(valid, parameters)
+    done = open_run.fn(run_id, parameters, code_version(), valid, errors)
+    try:
+        claims = [c for c in split_claims_task.fn(valid) if c.claim_id not in done]
+        if claims:
+            evidence = gather_evidence_task.fn(claims)
+            scores, _routing = score_claims(claims, evidence)
+            verdicts = group_items(decide_task.fn(claims, evidence, scores))
+            persist_batch.fn(run_id, claims, evidence, scores, verdicts)
+    except BaseException:
+        close_run.fn(run_id, "failed", {"items": len(valid)}, _elapsed(started))
+        raise
+    verdicts = load_verdicts.fn(run_id)
+    counts = _counts(valid, errors, verdicts)
+    status = "completed" if valid else "failed"
+    close_run.fn(run_id, status, counts, {**_elapsed(started), "fast_path": True})
+    return VerifyResult(
+        run_id=run_id, status=status, verdicts=verdicts, errors=errors, counts=counts
+    )
+
+
+verify_items = FastPathFlow.wrap(verify_items, verify_inline)
+
+
+def _verify_batches(run_id: str, items: list[Item], done: set[str], batch_size: int) -> None:
+    """Claims -> evidence -> experts -> verdicts -> storage, one batch of items at a time."""
     progress = create_progress_artifact(progress=0.0, description=f"verify {run_id}")
-    for start in range(0, len(valid), batch_size):
-        claims = split_claims_task(valid[start : start + batch_size])
+    for start in range(0, len(items), batch_size):
+        claims = split_claims_task(items[start : start + batch_size])
         claims = [c for c in claims if c.claim_id not in done]
         if claims:
             evidence = gather_evidence_task(claims)
             scores, _routing = score_claims(claims, evidence)
             verdicts = group_items(decide_task(claims, evidence, scores))
             persist_batch(run_id, claims, evidence, scores, verdicts)
-        report_progress(progress, min(len(valid), start + batch_size), len(valid))
+        report_progress(progress, min(len(items), start + batch_size), len(items))
 
-    verdicts = load_verdicts(run_id)
-    counts = _counts(valid, errors, verdicts)
-    status = "completed" if valid else "failed"
-    close_run(run_id, status, counts, {"total_s": round(time.perf_counter() - started, 3)})
-    summary_artifact(run_id, verdicts, counts)
-    return VerifyResult(run_id=run_id, status=status, verdicts=verdicts, errors=errors, counts=counts)
+
+def _elapsed(started: float) -> dict[str, float]:
+    return {"total_s": round(time.perf_counter() - started, 3)}
 
 
 # In-process listeners (the CLI's progress bar): called with (items done, items total).

@@ -109,7 +109,9 @@ def open_run(
 ) -> set[str]:
     """Record the run, its items and its input errors; returns claims already decided (resume)."""
     repo = current_repository()
-    repo.start_run(run_id, "verify", parameters, code_version, parent_run_id=parameters.get("parent_run_id"))
+    repo.start_run(
+        run_id, "verify", parameters, code_version, parent_run_id=parameters.get("parent_run_id")
+    )
     repo.save_items(run_id, items)
     repo.save_input_errors(run_id, errors)
     return repo.claim_ids_done(run_id)

@@ -6,10 +6,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from flows.verify import VerifyResult
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
@@ -21,7 +25,7 @@ console = Console(stderr=True)
 DEMO_DIR = Path(__file__).resolve().parent.parent / "examples" / "demo"
 
 
-def _run_verify(path: Path, output: Path | None) -> "VerifyResult":  # noqa: F821
+def _run_verify(path: Path, output: Path | None) -> VerifyResult:
     from rich.progress import Progress
 
     from flows import verify as verify_module
@@ -51,7 +55,7 @@ def _run_verify(path: Path, output: Path | None) -> "VerifyResult":  # noqa: F82
     return result
 
 
-def _print_verdicts(result: "VerifyResult") -> None:  # noqa: F821
+def _print_verdicts(result: VerifyResult) -> None:
     colours = {"supported": "green", "contradicted": "red", "unsupported": "yellow"}
     table = Table(title=f"run {result.run_id} ({result.status})")
     for column in ("item", "verdict", "p_supported", "weakest claim"):

@@ -185,7 +185,7 @@ class OrchestrationSettings(BaseModel):
     retry_jitter: float = Field(0.5, description="Random share added to each retry delay.")
     watch_debounce_ms: int = Field(1600, description="watchfiles: group changes this long.")
     reprocess_recent_runs: int = Field(
-        20, description="Recent runs whose items are re-searched for a changed document."
+        5, description="Recent runs whose items are re-searched for a changed document; 0: off."
     )
 
 

@@ -11,7 +11,9 @@ from verdictflow.cli import app
 from verdictflow.config import reset_settings
 
 runner = CliRunner()
-CONTEXT = "Orders under 50 EUR pay a flat shipping fee of 4.90 EUR. We do not ship to post office boxes."
+CONTEXT = (
+    "Orders under 50 EUR pay a flat shipping fee of 4.90 EUR. We do not ship to post office boxes."
+)
 
 
 @pytest.fixture
@@ -35,8 +37,16 @@ def test_verify_writes_the_output_contract(prefect_harness, local_home, tmp_path
     source = _write(
         tmp_path / "in.jsonl",
         [
-            {"id": "fee", "text": "Orders under 50 EUR pay a shipping fee of 6.90 EUR.", "context": CONTEXT},
-            {"id": "ok", "text": "Orders under 50 EUR pay a flat fee of 4.90 EUR.", "context": CONTEXT},
+            {
+                "id": "fee",
+                "text": "Orders under 50 EUR pay a shipping fee of 6.90 EUR.",
+                "context": CONTEXT,
+            },
+            {
+                "id": "ok",
+                "text": "Orders under 50 EUR pay a flat fee of 4.90 EUR.",
+                "context": CONTEXT,
+            },
             '{"id": "broken"',
         ],
     )

@@ -1,0 +1,109 @@
+"""The verify flow end to end: real Prefect runs, real experts, real storage."""
+
+from __future__ import annotations
+
+import pytest
+
+from verdictflow.config import get_settings, reset_settings
+
+FJELL = (
+    "The Fjell S1 is a portable Bluetooth speaker rated IP67. It weighs 1.1 kilograms and plays "
+    "for up to 20 hours on a charge. It charges over USB-C in about 3 hours."
+)
+ITEMS = [
+    {
+        "id": "true-1",
+        "text": "The Fjell S1 plays for up to 20 hours on a charge.",
+        "context": FJELL,
+    },
+    {"id": "num-1", "text": "The Fjell S1 plays for up to 30 hours on a charge.", "context": FJELL},
+    {
+        "id": "two-claims",
+        "text": "The Fjell S1 is rated IP67. It weighs 2.5 kilograms.",
+        "context": FJELL,
+    },
+]
+
+
+@pytest.fixture
+def local_home(home, monkeypatch):
+    """A fresh home, in-process expert batches (the Dask path has its own tests)."""
+    monkeypatch.setenv("VERDICTFLOW_DASK__USE_DASK", "false")
+    reset_settings()
+    return home
+
+
+def _repo():
+    from tasks.verify import current_repository
+
+    return current_repository()
+
+
+def test_verify_items_gives_every_item_a_verdict_and_stores_it(prefect_harness, local_home):
+    from flows.verify import verify_items
+
+    result = verify_items(items=ITEMS)
+    assert result.status == "completed"
+    by_id = {v.item_id: v for v in result.verdicts}
+    assert set(by_id) == {"true-1", "num-1", "two-claims"}
+    assert len(by_id["two-claims"].claims) == 2
+    # A changed number is a contradiction; the item follows its weakest claim.
+    assert by_id["num-1"].label.value == "contradicted"
+    assert by_id["two-claims"].label.value == "contradicted"
+    assert by_id["true-1"].p_supported > by_id["num-1"].p_supported
+    for verdict in result.verdicts:
+        for claim in verdict.claims:
+            assert claim.evidence and claim.experts
+            assert abs(sum(claim.probs) - 1) < 1e-6
+
+    repo = _repo()
+    assert repo.get_run(result.run_id)["status"] == "completed"
+    before = repo.table_counts()
+    again = verify_items(items=ITEMS)
+    assert again.run_id == result.run_id
+    assert repo.table_counts() == before  # idempotent: nothing written twice
+    assert [v.model_dump() for v in again.verdicts] == [v.model_dump() for v in result.verdicts]
+
+
+def test_bad_records_are_stored_with_the_run_and_good_ones_go_on(prefect_harness, local_home):
+    from flows.verify import verify_items
+
+    records = [*ITEMS[:1], {"id": "empty", "text": " "}, {"text": "no id"}, ITEMS[0]]
+    result = verify_items(items=records)
+    assert [v.item_id for v in result.verdicts] == ["true-1"]
+    assert sorted(e.rule for e in result.errors) == ["duplicate_id", "id", "text"]
+    assert _repo().table_counts()["input_errors"] >= 3
+
+
+def test_a_run_that_dies_halfway_resumes_without_duplicates(
+    prefect_harness, local_home, monkeypatch
+):
+    import flows.verify as verify_module
+
+    monkeypatch.setenv("VERDICTFLOW_VERIFY__BATCH_ITEMS", "1")
+    monkeypatch.setenv("VERDICTFLOW_VERIFY__TASK_RETRIES", "0")
+    reset_settings()
+    real_score = verify_module.score_claims
+    calls = {"n": 0}
+
+    def dies_on_second_batch(claims, evidence):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker lost")
+        return real_score(claims, evidence)
+
+    monkeypatch.setattr(verify_module, "score_claims", dies_on_second_batch)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        verify_module.verify_items(items=ITEMS)
+    repo = _repo()
+    partial = repo.table_counts()["item_verdicts"]
+    assert partial == 1
+
+    result = verify_module.verify_items(items=ITEMS)
+    assert result.status == "completed"
+    assert len(result.verdicts) == 3
+    assert calls["n"] == 4  # the first batch was not scored again
+    counts = repo.table_counts()
+    assert counts["item_verdicts"] == 3
+    assert counts["claim_verdicts"] == 4
+    assert get_settings().verify.batch_items == 1

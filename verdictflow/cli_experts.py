@@ -1,0 +1,78 @@
+"""CLI commands of the experts area: ``experts list``, ``experts explain``, ``train-gate``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the experts commands to ``app``."""
+    experts_app = typer.Typer(help="The verifier experts and the gate.", no_args_is_help=True)
+
+    @experts_app.command("list")
+    def list_experts(
+        registry: Annotated[str | None, typer.Option(help="Registry YAML.")] = None,
+    ) -> None:
+        """The enabled, available experts of the registry, and the gate in force, as JSON."""
+        from experts.gate import load_gate
+        from experts.registry import load_registry, registry_path
+
+        specs = load_registry(registry)
+        out = {
+            "registry": str(registry_path(registry)),
+            "gate": load_gate(specs).version,
+            "experts": [s.model_dump(mode="json", exclude={"options"}) for s in specs],
+        }
+        typer.echo(json.dumps(out, indent=2))
+
+    @experts_app.command("explain")
+    def explain(
+        claim: Annotated[str, typer.Argument(help="The claim.")],
+        evidence: Annotated[str, typer.Argument(help="The evidence text.")],
+        registry: Annotated[str | None, typer.Option(help="Registry YAML.")] = None,
+    ) -> None:
+        """Every expert's probabilities on one pair, and why."""
+        from experts.gate import load_gate
+        from experts.registry import load_experts, load_registry
+        from verdictflow.contracts import LABELS
+
+        specs = load_registry(registry)
+        experts = load_experts(registry=registry)
+        weights = load_gate(specs).probs([(claim, evidence)])[0]
+        gate = dict(zip(load_gate(specs).expert_names, weights.tolist(), strict=True))
+        rows = {}
+        for name, expert in experts.items():
+            probs = expert.predict([(claim, evidence)])[0]
+            why = expert.explain((claim, evidence)) if hasattr(expert, "explain") else ""
+            rows[name] = {
+                "gate_weight": round(gate.get(name, 0.0), 4),
+                "probs": dict(zip(LABELS, [round(float(p), 4) for p in probs], strict=True)),
+                "why": why,
+            }
+        typer.echo(json.dumps(rows, indent=2))
+
+    app.add_typer(experts_app, name="experts")
+
+    @app.command("train-gate")
+    def train_gate(
+        source: Annotated[
+            str | None,
+            typer.Option(help="JSONL/CSV with claim, evidence, label; or data set names."),
+        ] = None,
+        split: Annotated[str, typer.Option(help="Split of the training data.")] = "dev",
+        max_pairs: Annotated[int | None, typer.Option(help="Most labelled pairs.")] = None,
+        k: Annotated[int | None, typer.Option(help="Experts per pair.")] = None,
+        epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+        registry: Annotated[str | None, typer.Option(help="Registry YAML.")] = None,
+    ) -> None:
+        """Train the gate on labelled pairs (the train_gate flow) and save a new version."""
+        from flows.train_gate import train_gate_flow
+
+        result = train_gate_flow(
+            source=source, split=split, max_pairs=max_pairs, k=k, epochs=epochs, registry=registry
+        )
+        result.pop("losses", None)
+        typer.echo(json.dumps(result, indent=2))
