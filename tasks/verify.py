@@ -109,9 +109,8 @@ def open_run(
 ) -> set[str]:
     """Record the run, its items and its input errors; returns claims already decided (resume)."""
     repo = current_repository()
-    repo.start_run(
-        run_id, "verify", parameters, code_version, parent_run_id=parameters.get("parent_run_id")
-    )
+    parent = parameters.get("parent_run_id")  # set on reprocess runs
+    repo.start_run(run_id, "verify", parameters, code_version, parent_run_id=parent)
     repo.save_items(run_id, items)
     repo.save_input_errors(run_id, errors)
     return repo.claim_ids_done(run_id)

@@ -128,9 +128,9 @@ def runs(limit: int = typer.Option(20, help="How many runs.")) -> None:
 
 
 def _register_commands() -> None:
-    from verdictflow import cli_retrieval
+    from verdictflow import cli_orchestration, cli_retrieval
 
-    for module in (cli_retrieval,):
+    for module in (cli_retrieval, cli_orchestration):
         module.register(app)
 
 

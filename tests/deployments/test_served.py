@@ -1,0 +1,248 @@
+"""The deployments served against a real Prefect server: schedules, runs, the event trigger, the UI.
+
+One Prefect server (subprocess, temporary PREFECT_HOME, free port) and one serve process for
+the module; verdictflow state lives in a temporary home shared by the serve process and the
+test, which reads the stored runs back through the repository.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+
+import pytest
+
+from storage.repository import Repository
+from tests.deployments import corpus
+from tests.deployments.servers import (
+    prefect_server,
+    run_async,
+    serve_process,
+    wait_for_deployments,
+    wait_for_flow_run,
+    wait_for_run,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+NAMES = {"ingest-documents", "verify-dataset", "reprocess-on-document-change", "calibrate"}
+
+
+async def _run_deployment(api: str, deployment_id, parameters: dict, timeout_s: float = 300):
+    """Create a flow run of a deployment (as the UI's Run button does) and wait for its end."""
+    from prefect.client.orchestration import PrefectClient
+
+    async with PrefectClient(api=api) as client:
+        run = await client.create_flow_run_from_deployment(deployment_id, parameters=parameters)
+    return await wait_for_run(api, run.id, timeout_s)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    """A Prefect server, every deployment of prefect.yaml served, the corpus ingested by one."""
+    tmp = tmp_path_factory.mktemp("served")
+    home, docs = tmp / "home", tmp / "docs"
+    home.mkdir()
+    docs.mkdir()
+    for name, text in corpus.DOCS.items():
+        (docs / f"{name}.txt").write_text(text, encoding="utf-8")
+    # top_k=1: each item cites exactly its own document, so "affected" is unambiguous.
+    with (
+        prefect_server(tmp) as api,
+        serve_process(api, home, tmp / "serve.log", VERDICTFLOW_RETRIEVAL__TOP_K="1") as proc,
+    ):
+        deployments = run_async(wait_for_deployments(api, NAMES))
+        if not set(deployments) >= NAMES:
+            log = (tmp / "serve.log").read_text(errors="replace")[-4000:]
+            pytest.fail(f"deployments not served (exit {proc.poll()}):\n{log}")
+        ingest = deployments["ingest-documents"].id
+        ingested = run_async(_run_deployment(api, ingest, {"source": {"paths": [str(docs)]}}))
+        assert ingested.state.is_completed(), ingested.state
+        # The two new documents' events each start a reprocess run (nothing to redo yet).
+        for name in corpus.DOCS:
+            document = {"document": f"verdictflow.document.{name}.txt"}
+            run = run_async(wait_for_flow_run(api, reprocess_id(deployments), parameters=document))
+            assert run.state.is_completed(), run.state
+        yield {"api": api, "home": home, "tmp": tmp, "docs": docs, "deployments": deployments}
+
+
+def reprocess_id(deployments: dict):
+    return deployments["reprocess-on-document-change"].id
+
+
+def _repo(home: Path) -> Repository:
+    return Repository(corpus.db_url(home))
+
+
+def test_scheduled_deployments_have_their_schedules_and_the_trigger(served):
+    from prefect.client.orchestration import PrefectClient
+
+    deployments = served["deployments"]
+
+    async def read():
+        async with PrefectClient(api=served["api"]) as client:
+            schedules = {
+                name: await client.read_deployment_schedules(deployments[name].id)
+                for name in ("ingest-documents", "verify-dataset", "reprocess-on-document-change")
+            }
+            automations = await client.read_automations()
+            return schedules, automations
+
+    schedules, automations = run_async(read())
+    assert [s.schedule.cron for s in schedules["verify-dataset"]] == ["0 2 * * *"]
+    assert [s.schedule.cron for s in schedules["ingest-documents"]] == ["0 1 * * *"]
+    assert all(s.active for s in schedules["verify-dataset"] + schedules["ingest-documents"])
+    assert schedules["reprocess-on-document-change"] == []
+    # The scheduler has already planned runs of the scheduled deployment.
+    assert not deployments["verify-dataset"].paused
+    # The event trigger is an automation that runs the reprocess deployment with the doc id.
+    reprocess_id = deployments["reprocess-on-document-change"].id
+    [automation] = [
+        a
+        for a in automations
+        if any(getattr(x, "deployment_id", None) == reprocess_id for x in a.actions)
+    ]
+    assert automation.trigger.expect == {"verdictflow.document.changed"}
+    assert automation.actions[0].parameters == {"document": "{{ event.resource.id }}"}
+    # The form: typed parameters with descriptions and defaults.
+    schema = deployments["verify-dataset"].parameter_openapi_schema
+    source = schema["definitions"]["DatasetSource"]["properties"]
+    assert source["text_column"]["default"] == "text"
+    assert "jsonl" in source["path"]["description"].lower()
+
+
+def test_a_changed_document_reprocesses_only_the_affected_items(served):
+    api, home, tmp = served["api"], served["home"], served["tmp"]
+    deployments = served["deployments"]
+    dataset = corpus.write_jsonl(tmp / "records.jsonl", corpus.ITEMS)
+
+    verify_run = run_async(
+        _run_deployment(api, deployments["verify-dataset"].id, {"dataset": {"path": str(dataset)}})
+    )
+    assert verify_run.state.is_completed(), verify_run.state
+    repo = _repo(home)
+    [original] = repo.list_runs(kind="verify")
+    assert original["status"] == "completed"
+    before = {v.item_id: v for v in repo.load_item_verdicts(original["run_id"])}
+    assert set(before) == {"speaker", "kettle"}
+    assert {e.doc_id for c in before["speaker"].claims for e in c.evidence} == {"fjell.txt"}
+
+    # The speaker's document changes; the ingest-documents deployment picks it up and emits
+    # verdictflow.document.changed for it alone, which the trigger turns into a reprocess run.
+    (served["docs"] / "fjell.txt").write_text(corpus.FJELL_CHANGED, encoding="utf-8")
+    sent = datetime.datetime.now(datetime.UTC)
+    ingest = deployments["ingest-documents"].id
+    ingested = run_async(_run_deployment(api, ingest, {"source": {"paths": [str(served["docs"])]}}))
+    assert ingested.state.is_completed(), ingested.state
+    reprocess_run = run_async(
+        wait_for_flow_run(
+            api,
+            deployments["reprocess-on-document-change"].id,
+            timeout_s=300,
+            after=sent,
+            parameters={"document": "verdictflow.document.fjell.txt"},
+        )
+    )
+    assert reprocess_run.state.is_completed(), reprocess_run.state
+
+    runs = {r["run_id"]: r for r in repo.list_runs(kind="verify")}
+    children = [r for r in runs.values() if r["parent_run_id"] == original["run_id"]]
+    assert len(children) == 1 and children[0]["status"] == "completed"
+    new = repo.load_item_verdicts(children[0]["run_id"])
+    assert [v.item_id for v in new] == ["speaker"]  # the kettle never cited fjell.txt
+    assert new[0].p_supported < before["speaker"].p_supported  # 20 hours is no longer backed
+    # The old verdicts stay beside the new ones.
+    kept = {v.item_id: v for v in repo.load_item_verdicts(original["run_id"])}
+    assert kept == before
+
+
+def test_an_emitted_event_starts_reprocessing_with_the_document_id(served):
+    from prefect.events import Event
+    from prefect.events.clients import PrefectEventsClient
+
+    api = served["api"]
+    reprocess_id = served["deployments"]["reprocess-on-document-change"].id
+    sent = datetime.datetime.now(datetime.UTC)
+
+    async def emit_and_wait():
+        async with PrefectEventsClient(api_url=api) as events:
+            await events.emit(
+                Event(
+                    event="verdictflow.document.changed",
+                    resource={"prefect.resource.id": "verdictflow.document.unknown-doc"},
+                )
+            )
+        return await wait_for_flow_run(
+            api,
+            reprocess_id,
+            after=sent,
+            parameters={"document": "verdictflow.document.unknown-doc"},
+        )
+
+    run = run_async(emit_and_wait())
+    assert run.state.is_completed(), run.state  # nothing cites it: a quick, empty run
+
+
+def _form_field(page, label: str):
+    """The text box under a parameter's label in the Prefect run form."""
+    return (
+        page.get_by_text(label, exact=True)
+        .locator("xpath=ancestor::*[.//textarea][1]//textarea")
+        .first
+    )
+
+
+def test_ui_starts_verify_dataset_with_form_parameters_and_shows_it_complete(served):
+    import re
+
+    from playwright.sync_api import expect, sync_playwright
+
+    api, home, tmp = served["api"], served["home"], served["tmp"]
+    base = api.removesuffix("/api")
+    dataset = tmp / "catalogue.csv"
+    dataset.write_text(
+        "sku,description\n"
+        "FJ-1,The Fjell S1 is a portable Bluetooth speaker rated IP67.\n"
+        "AK-2,The Aurora K2 kettle holds 1.7 litres.\n",
+        encoding="utf-8",
+    )
+    shots = Path(os.environ.get("VERDICTFLOW_TEST_SCREENSHOTS", tmp))
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"{base}/deployments", wait_until="networkidle")
+            page.get_by_role("link", name="verify-dataset").first.click()
+            page.get_by_text("Next Run").wait_for()  # the cron schedule's next run
+            page.get_by_role("button", name="Run", exact=True).click()
+            page.get_by_text("Custom run").click()
+            page.get_by_text("Path (Optional)", exact=True).wait_for()
+            page.locator("input[type=text]").first.fill("ui-catalogue-check")  # run name
+            _form_field(page, "Path (Optional)").fill(str(dataset))
+            _form_field(page, "Id Column (Optional)").fill("sku")
+            _form_field(page, "Text Column (Optional)").fill("description")
+            page.screenshot(path=str(shots / "ui-form.png"), full_page=True)
+            page.get_by_role("button", name="Submit").click()
+            page.get_by_role("link", name="ui-catalogue-check").first.click()
+            page.wait_for_url(re.compile(r".*/runs/flow-run/.*"))
+            page.reload(wait_until="networkidle")  # only the flow run page in the DOM now
+            badge = page.locator(".state-badge").first  # the header badge: the run's own state
+            expect(badge).to_have_class(
+                re.compile(r"state--(completed|failed|crashed|cancelled)"), timeout=300_000
+            )
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(shots / "ui-run-completed.png"), full_page=True)
+            assert "state--completed" in (badge.get_attribute("class") or ""), badge.inner_text()
+        finally:
+            browser.close()
+
+    repo = _repo(home)
+    runs = [r for r in repo.list_runs(kind="verify") if r["status"] == "completed"]
+    item_sets = {r["run_id"]: {i.id for i in repo.load_items(r["run_id"])} for r in runs}
+    assert {"FJ-1", "AK-2"} in item_sets.values()  # the form's columns were used
