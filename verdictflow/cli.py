@@ -128,9 +128,15 @@ def runs(limit: int = typer.Option(20, help="How many runs.")) -> None:
 
 
 def _register_commands() -> None:
-    from verdictflow import cli_orchestration, cli_retrieval
+    from verdictflow import (
+        cli_calibration,
+        cli_experts,
+        cli_orchestration,
+        cli_retrieval,
+        cli_train,
+    )
 
-    for module in (cli_retrieval, cli_orchestration):
+    for module in (cli_retrieval, cli_orchestration, cli_calibration, cli_train, cli_experts):
         module.register(app)
 
 

@@ -22,7 +22,7 @@ def calibrate_command(
         ),
     ],
     method: Annotated[
-        str | None, typer.Option(help="temperature or isotonic (default: settings).")
+        str | None, typer.Option(help="temperature, isotonic or auto (default: settings).")
     ] = None,
     alpha: Annotated[
         float | None, typer.Option(help="Conformal target error (default: settings).")
@@ -31,8 +31,8 @@ def calibrate_command(
     output: Annotated[Path | None, typer.Option(help="Write the report JSON here too.")] = None,
 ) -> None:
     """Fit calibration and abstention on labelled data; print ECE/Brier/NLL and coverage."""
-    if method is not None and method not in ("temperature", "isotonic"):
-        console.print(f"[red]unknown method {method!r}: use temperature or isotonic[/red]")
+    if method is not None and method not in ("temperature", "isotonic", "auto"):
+        console.print(f"[red]unknown method {method!r}: use temperature, isotonic or auto[/red]")
         raise typer.Exit(2)
     from experts.calibration_data import DATASET_NAMES
 

@@ -1,0 +1,1 @@
+"""verdictflow benchmarks: run with ``python -m benchmarks.run`` or ``verdictflow bench``."""

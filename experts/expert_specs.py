@@ -1,0 +1,118 @@
+"""What each verifier expert is trained on, and the settings of a training run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from verdictflow.config import get_settings
+from verdictflow.contracts import LABELS
+
+BINARY_LABELS = ("supported", "not_supported")
+# Training targets: the three LABELS, then 3 = "not_supported" (any label but supported).
+TARGETS = (*LABELS, "not_supported")
+
+
+@dataclass(frozen=True)
+class ExpertSpec:
+    """What one expert is trained on and how it is shipped."""
+
+    name: str
+    datasets: tuple[str, ...]
+    labels: tuple[str, ...]
+    domains: tuple[str, ...]
+    long_inputs: bool = False
+    description: str = ""
+
+
+EXPERT_SPECS: dict[str, ExpertSpec] = {
+    "generalist": ExpertSpec(
+        "generalist",
+        ("vitaminc", "halueval_qa", "halueval_dialogue", "halueval_summarization"),
+        LABELS,
+        (),
+        description="All claim types; 3-class; also the short-factual (VitaminC) expert.",
+    ),
+    "qa": ExpertSpec(
+        "qa",
+        ("halueval_qa",),
+        BINARY_LABELS,
+        ("qa", "answer"),
+        description="Answers to questions (HaluEval QA, shortcut removed).",
+    ),
+    "long_sources": ExpertSpec(
+        "long_sources",
+        ("halueval_summarization", "halueval_dialogue"),
+        BINARY_LABELS,
+        ("summary", "dialogue", "long_source"),
+        long_inputs=True,
+        description="Claims checked against long sources: summaries and dialogue responses.",
+    ),
+}
+
+
+@dataclass
+class TrainConfig:
+    """One training run's settings (defaults: ``settings.training``)."""
+
+    max_length: int
+    batch_size: int
+    learning_rate: float
+    warmup_ratio: float
+    weight_decay: float
+    frozen_layers: int
+    max_steps: int
+    eval_every: int
+    patience: int
+    dev_pairs: int
+    threads: int
+    seed: int
+    time_budget_s: float | None = None
+    num_layers: int | None = None
+    max_train_pairs: int | None = None
+
+    @classmethod
+    def from_settings(cls, spec: ExpertSpec | None = None, quick: bool = False) -> TrainConfig:
+        """The settings' budget for ``spec``; ``quick`` is the minutes-long budget."""
+        t = get_settings().training
+        cfg = cls(
+            max_length=t.long_max_length if spec is not None and spec.long_inputs else t.max_length,
+            batch_size=t.batch_size,
+            learning_rate=t.learning_rate,
+            warmup_ratio=t.warmup_ratio,
+            weight_decay=t.weight_decay,
+            frozen_layers=t.frozen_layers,
+            max_steps=t.max_steps,
+            eval_every=t.eval_every,
+            patience=t.patience,
+            dev_pairs=t.dev_pairs,
+            threads=t.threads,
+            seed=t.seed,
+            time_budget_s=t.time_budget_min * 60 if t.time_budget_min else None,
+        )
+        if quick:
+            cfg.num_layers = t.quick_layers
+            cfg.frozen_layers = 0
+            cfg.max_train_pairs = t.quick_pairs
+            cfg.max_steps = t.quick_steps
+            cfg.max_length = min(cfg.max_length, 96)
+            cfg.batch_size = 16
+            cfg.eval_every = max(1, t.quick_steps // 3)
+            cfg.dev_pairs = min(cfg.dev_pairs, 200)
+            cfg.learning_rate = t.quick_learning_rate
+            cfg.time_budget_s = None
+        return cfg
+
+
+@dataclass
+class TrainResult:
+    """What a training run did and measured."""
+
+    name: str
+    steps: int
+    best_step: int
+    best_dev: float
+    history: list[dict] = field(default_factory=list)
+    train_pairs_per_s: float = 0.0
+    resumed_from: int = 0
+    stopped_early: bool = False
+    out_of_time: bool = False

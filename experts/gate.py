@@ -1,0 +1,171 @@
+"""The gate: weights over the experts for each (claim, evidence) pair.
+
+Two gates share one interface (``expert_names`` and ``probs(pairs, domains) -> [n, E]``):
+
+- ``PriorGate``: the registry's knowledge, used until a trained gate exists. Each expert's
+  logit is ``log(prior) + boost * (keyword/pattern hits in the claim + domain match)``.
+- ``LearnedGate``: a small torch network over the claim and evidence embeddings and cheap
+  features (``experts.features``), trained by ``experts.gate_training.train_gate`` and saved
+  with a version at ``settings.experts.gate_path`` (default HOME/models/gate.pt).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from experts.base import Pair
+from experts.registry import ExpertSpec
+from verdictflow.config import get_settings
+
+logger = logging.getLogger(__name__)
+GATE_FORMAT = 1
+
+
+class Gate(Protocol):
+    """What routing needs from a gate."""
+
+    expert_names: list[str]
+    version: str
+
+    def probs(self, pairs: Sequence[Pair], domains: Sequence[str | None] | None = None):
+        """Softmax weights over ``expert_names``, float array [n, E]."""
+        ...
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class PriorGate:
+    """Keyword and domain prior from the registry."""
+
+    def __init__(self, specs: Sequence[ExpertSpec], boost: float | None = None) -> None:
+        self.specs = list(specs)
+        self.expert_names = [s.name for s in self.specs]
+        self.boost = get_settings().experts.gate_prior_boost if boost is None else boost
+        self.version = "prior"
+
+    def logits(self, claim: str, domain: str | None = None) -> np.ndarray:
+        """Prior logit of each expert for one claim."""
+        return np.array(
+            [
+                np.log(s.prior)
+                + self.boost
+                * (s.keyword_hits(claim) + (domain is not None and domain in s.domains))
+                for s in self.specs
+            ]
+        )
+
+    def probs(self, pairs: Sequence[Pair], domains: Sequence[str | None] | None = None):
+        if not pairs:
+            return np.zeros((0, len(self.specs)))
+        domains = domains or [None] * len(pairs)
+        cache: dict[tuple[str, str | None], np.ndarray] = {}
+        rows = []
+        for (claim, _), domain in zip(pairs, domains, strict=True):
+            key = (claim, domain)
+            if key not in cache:
+                cache[key] = self.logits(claim, domain)
+            rows.append(cache[key])
+        return _softmax(np.stack(rows))
+
+
+class GateNet(nn.Module):
+    """Two-layer router with a noise head (noisy top-k gating, Shazeer et al. 2017)."""
+
+    def __init__(self, in_dim: int, n_experts: int, hidden: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(0.1))
+        self.route = nn.Linear(hidden, n_experts)
+        self.noise = nn.Linear(hidden, n_experts)
+
+    def forward(self, x: torch.Tensor, noisy: bool = False) -> torch.Tensor:
+        """Routing logits; with ``noisy`` adds N(0, softplus(noise head)) as in training."""
+        h = self.body(x)
+        logits = self.route(h)
+        if noisy:
+            logits = logits + torch.randn_like(logits) * nn.functional.softplus(self.noise(h))
+        return logits
+
+
+class LearnedGate:
+    """A trained ``GateNet`` restricted to the experts available now."""
+
+    def __init__(self, net: GateNet, expert_names: list[str], version: str) -> None:
+        self.net = net.eval()
+        self.trained_names = list(expert_names)
+        self.expert_names = list(expert_names)
+        self.version = version
+
+    def restrict(self, available: Sequence[str]) -> LearnedGate:
+        """Keep only the experts in ``available`` (renormalising over them)."""
+        self.expert_names = [n for n in self.trained_names if n in set(available)]
+        return self
+
+    def probs(self, pairs: Sequence[Pair], domains: Sequence[str | None] | None = None):
+        if not pairs:
+            return np.zeros((0, len(self.expert_names)))
+        from experts.features import pair_features
+
+        x = torch.from_numpy(pair_features(pairs))
+        with torch.no_grad():
+            logits = self.net(x).numpy().astype(np.float64)
+        cols = [self.trained_names.index(n) for n in self.expert_names]
+        return _softmax(logits[:, cols])
+
+
+def gate_file(path: str | Path | None = None) -> Path:
+    """Where the trained gate lives: ``path``, the setting, or HOME/models/gate.pt."""
+    settings = get_settings()
+    return Path(path or settings.experts.gate_path or settings.models_dir / "gate.pt")
+
+
+def save_gate(net: GateNet, expert_names: list[str], metrics: dict, path: Path) -> str:
+    """Write the gate with the next version number; returns that version ("v<N>")."""
+    previous = 0
+    if path.exists():
+        previous = int(torch.load(path, weights_only=True).get("version", 0))
+    version = previous + 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": GATE_FORMAT,
+        "version": version,
+        "expert_names": list(expert_names),
+        "in_dim": net.body[0].in_features,
+        "hidden": net.body[0].out_features,
+        "state_dict": net.state_dict(),
+        "metrics": {k: float(v) for k, v in metrics.items()},
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return f"v{version}"
+
+
+def load_gate(specs: Sequence[ExpertSpec], path: str | Path | None = None) -> Gate:
+    """The trained gate when one exists and knows enough of ``specs``; else the prior gate."""
+    file = gate_file(path)
+    names = [s.name for s in specs]
+    if file.exists():
+        payload = torch.load(file, weights_only=True)
+        known = [n for n in payload["expert_names"] if n in names]
+        unknown = sorted(set(names) - set(payload["expert_names"]))
+        k = get_settings().experts.gate_top_k
+        if len(known) >= min(k, len(names)) and not unknown:
+            net = GateNet(payload["in_dim"], len(payload["expert_names"]), payload["hidden"])
+            net.load_state_dict(payload["state_dict"])
+            gate = LearnedGate(net, payload["expert_names"], f"v{payload['version']}")
+            return gate.restrict(names)
+        logger.warning(
+            "trained gate %s does not cover experts %s: using the registry prior", file, unknown
+        )
+    return PriorGate(specs)

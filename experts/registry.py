@@ -1,0 +1,155 @@
+"""The expert registry: which experts exist, read from YAML (the shipped ``registry.yaml`` or
+``settings.experts.registry``), and the per-process cache that builds each expert once."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from experts.base import Expert
+from verdictflow.config import REPO_ROOT, get_settings
+
+logger = logging.getLogger(__name__)
+_warned: set[tuple[str, str]] = set()
+
+SHIPPED_REGISTRY = Path(__file__).with_name("registry.yaml")
+Kind = Literal["cross_encoder", "numbers", "entities", "negation", "similarity"]
+
+
+class ExpertSpec(BaseModel):
+    """One registry entry."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Kind
+    weights: Path | None = None
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    domains: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    prior: float = Field(1.0, gt=0)
+    enabled: bool = True
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    def keyword_hits(self, text: str) -> int:
+        """How many of the keywords and patterns occur in ``text`` (the prior gate's signal)."""
+        return sum(1 for rx in _compiled(self.keywords, self.patterns) if rx.search(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(keywords: tuple[str, ...], patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    words = [re.compile(r"(?<!\w)" + re.escape(k) + r"(?!\w)", re.IGNORECASE) for k in keywords]
+    return tuple(words + [re.compile(p) for p in patterns])
+
+
+def registry_path(path: str | Path | None = None) -> Path:
+    """The registry file in force: ``path``, else the setting, else the shipped one."""
+    return Path(path or get_settings().experts.registry or SHIPPED_REGISTRY).resolve()
+
+
+def resolve_weights(weights: Path, registry_file: Path) -> Path | None:
+    """Find a weights folder next to the registry, in the repo root, or under HOME/models."""
+    if weights.is_absolute():
+        return weights if weights.exists() else None
+    for base in (registry_file.parent, REPO_ROOT, get_settings().models_dir):
+        if (base / weights).exists():
+            return (base / weights).resolve()
+    return None
+
+
+def load_registry(path: str | Path | None = None) -> list[ExpertSpec]:
+    """The enabled, available experts of the registry, in file order.
+
+    Raises:
+        ValueError: the file is malformed (naming the entry and the rule it breaks).
+    """
+    file = registry_path(path)
+    raw = yaml.safe_load(file.read_text()) or {}
+    entries = raw.get("experts") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError(
+            f"expert registry {file}: top level must be a mapping with an 'experts' list"
+        )
+    specs: list[ExpertSpec] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        try:
+            spec = ExpertSpec.model_validate(entry)
+        except Exception as exc:
+            raise ValueError(f"expert registry {file}: entry {i} is invalid: {exc}") from exc
+        if spec.name in seen:
+            raise ValueError(f"expert registry {file}: entry {i}: duplicate name {spec.name!r}")
+        seen.add(spec.name)
+        if not spec.enabled:
+            continue
+        if spec.kind == "cross_encoder":
+            found = resolve_weights(spec.weights, file) if spec.weights else None
+            if found is None:
+                if (str(file), spec.name) not in _warned:
+                    _warned.add((str(file), spec.name))
+                    logger.warning(
+                        "expert %r skipped: weights folder %s does not exist",
+                        spec.name,
+                        spec.weights,
+                    )
+                continue
+            spec = spec.model_copy(update={"weights": found})
+        specs.append(spec)
+    return specs
+
+
+def build_expert(spec: ExpertSpec) -> Expert:
+    """Construct the expert an entry describes (loads model weights where it has them)."""
+    domains = tuple(spec.domains)
+    if spec.kind == "similarity":
+        from experts.similarity import SimilarityExpert
+
+        return SimilarityExpert(name=spec.name, domains=domains, **spec.options)
+    if spec.kind == "numbers":
+        from experts.numbers import NumbersExpert
+
+        return NumbersExpert(name=spec.name, domains=domains, **spec.options)
+    if spec.kind == "entities":
+        from experts.entities import EntitiesExpert
+
+        return EntitiesExpert(name=spec.name, domains=domains, **spec.options)
+    if spec.kind == "negation":
+        from experts.negation import NegationExpert
+
+        return NegationExpert(name=spec.name, domains=domains, **spec.options)
+    from experts.cross_encoder import CrossEncoderExpert
+
+    return CrossEncoderExpert(
+        spec.weights, name=spec.name, domains=domains, device=spec.device, **spec.options
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def cached_expert(name: str, registry: str | None = None) -> Expert:
+    """The expert ``name`` of a registry, built once per process (workers call this)."""
+    for spec in load_registry(registry):
+        if spec.name == name:
+            return build_expert(spec)
+    raise KeyError(
+        f"expert {name!r} is not an enabled, available expert of {registry_path(registry)}"
+    )
+
+
+def load_experts(
+    names: list[str] | None = None, registry: str | Path | None = None
+) -> dict[str, Expert]:
+    """Every enabled, available expert of the registry (or only ``names``), built once."""
+    specs = load_registry(registry)
+    known = {s.name for s in specs}
+    missing = set(names or ()) - known
+    if missing:
+        raise KeyError(f"unknown or unavailable experts: {sorted(missing)}")
+    reg = str(registry_path(registry))
+    return {s.name: cached_expert(s.name, reg) for s in specs if names is None or s.name in names}

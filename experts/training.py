@@ -1,0 +1,244 @@
+"""Fine-tune MiniLM cross-encoders into verifier experts: seeded, resumable, early-stopped.
+
+Pairs are tokenized as ``tokenizer(evidence, claim, truncation="only_first")``. A 3-class
+expert (supported / contradicted / not_enough_info) can also learn from 2-class rows
+("not_supported"): their loss is ``-log(p_contradicted + p_not_enough_info)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experts.expert_io import (  # noqa: F401  (re-exported: the training API in one place)
+    base_model_path,
+    build_model,
+    collate,
+    encode_pairs,
+    load_expert,
+    p_supported,
+    predict_proba,
+    save_expert,
+)
+from experts.expert_specs import (  # noqa: F401
+    BINARY_LABELS,
+    EXPERT_SPECS,
+    TARGETS,
+    ExpertSpec,
+    TrainConfig,
+    TrainResult,
+)
+from verdictflow.config import get_settings
+from verdictflow.contracts import LABELS  # noqa: F401
+
+
+def set_seed(seed: int) -> None:
+    """Seed python, numpy and torch."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def freeze_lower(model, frozen_layers: int) -> None:
+    """Freeze the embeddings and the lowest ``frozen_layers`` encoder layers."""
+    encoder = model.base_model
+    for p in encoder.embeddings.parameters():
+        p.requires_grad = False
+    for layer in encoder.encoder.layer[:frozen_layers]:
+        for p in layer.parameters():
+            p.requires_grad = False
+
+
+def target_ids(labels: Sequence[str], model_labels: Sequence[str]) -> np.ndarray:
+    """Map data labels to training targets for a model with ``model_labels``."""
+    if tuple(model_labels) == BINARY_LABELS:
+        return np.array([0 if lab == "supported" else 1 for lab in labels], dtype=np.int64)
+    index = {label: i for i, label in enumerate(TARGETS)}
+    try:
+        return np.array([index[lab] for lab in labels], dtype=np.int64)
+    except KeyError as exc:
+        raise ValueError(f"unknown label {exc}; expected one of {TARGETS}") from exc
+
+
+def dev_score(model, tokenizer, dev: pd.DataFrame, max_length: int) -> dict[str, float]:
+    """Dev metrics: AUROC of p_supported (supported vs not) per data set and their mean."""
+    from sklearn.metrics import roc_auc_score
+
+    probs = predict_proba(model, tokenizer, dev["evidence"], dev["claim"], max_length)
+    scores = {}
+    for name, part in dev.groupby("dataset"):
+        y = (part["label"] == "supported").to_numpy()
+        if 0 < y.sum() < len(y):
+            scores[str(name)] = float(roc_auc_score(y, p_supported(probs[part.index.to_numpy()])))
+    scores["mean"] = float(np.mean(list(scores.values()))) if scores else 0.0
+    return scores
+
+
+def class_weights(targets: np.ndarray, n_targets: int) -> np.ndarray:
+    """Inverse-frequency weights, mean 1 over the classes present."""
+    counts = np.bincount(targets, minlength=n_targets).astype(np.float64)
+    weights = np.where(counts > 0, counts.sum() / np.maximum(counts, 1), 0.0)
+    present = counts > 0
+    weights[present] /= weights[present].mean()
+    return weights.astype(np.float32)
+
+
+def pair_loss(logits, targets, weights):
+    """Weighted NLL; target 3 ('not_supported') on a 3-class model is -log(1 - p_supported)."""
+    import torch
+
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    if logits.shape[-1] == 3:
+        not_sup = torch.logsumexp(logp[:, 1:], dim=-1)
+        full = torch.cat([logp, not_sup[:, None]], dim=-1)
+    else:
+        full = logp
+    nll = -full.gather(1, targets[:, None]).squeeze(1)
+    w = weights[targets]
+    return (nll * w).sum() / w.sum()
+
+
+def _sample_rows(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    if n is None or len(df) <= n:
+        return df.reset_index(drop=True)
+    return df.sample(n=n, random_state=seed).reset_index(drop=True)
+
+
+def train_expert(
+    name: str,
+    labels: Sequence[str],
+    train: pd.DataFrame,
+    dev: pd.DataFrame,
+    cfg: TrainConfig,
+    work_dir: Path,
+    base: Path | None = None,
+    log: Callable[[str], None] = print,
+):
+    """Fine-tune one expert; resumes from ``work_dir/last.pt``; returns (model, tokenizer, result).
+
+    ``train`` and ``dev`` have columns evidence, claim, label and dataset. The model returned
+    holds the best dev weights seen.
+    """
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    set_seed(cfg.seed)
+    device = get_settings().resolved_device()
+
+    budget = cfg.max_steps * cfg.batch_size
+    train = _sample_rows(train, min(cfg.max_train_pairs or budget, budget), cfg.seed)
+    dev = _sample_rows(dev, cfg.dev_pairs, cfg.seed)
+    model, tokenizer = build_model(labels, cfg.num_layers, base)
+    freeze_lower(model, cfg.frozen_layers)
+    model.to(device)
+
+    targets = target_ids(train["label"], labels)
+    n_targets = len(TARGETS) if len(labels) == 3 else len(labels)
+    weights = torch.tensor(class_weights(targets, n_targets), device=device)
+    features = encode_pairs(tokenizer, train["evidence"], train["claim"], cfg.max_length)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(features) / cfg.batch_size)
+    total = cfg.max_steps
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
+    rng = np.random.default_rng(cfg.seed)
+    orders = [rng.permutation(len(features)) for _ in range(math.ceil(total / steps_per_epoch))]
+
+    result = TrainResult(name=name, steps=0, best_step=0, best_dev=-1.0)
+    best_state = None
+    bad_evals = 0
+    last = work_dir / "last.pt"
+    if last.exists():
+        ckpt = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        result = TrainResult(**ckpt["result"])
+        result.resumed_from = result.steps
+        bad_evals = ckpt["bad_evals"]
+        if result.out_of_time:  # only the time budget ran out: go on with a new budget
+            result.out_of_time = False
+            result.stopped_early = bad_evals >= cfg.patience
+        best_state = ckpt["best_state"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        log(f"{name}: resumed at step {result.steps}")
+
+    use_amp = device == "cuda"
+    model.train()
+    started, seen = time.perf_counter(), 0
+    deadline = time.monotonic() + cfg.time_budget_s if cfg.time_budget_s else math.inf
+    running: list[float] = []
+    step = result.steps
+    while step < total and not result.stopped_early:
+        epoch, pos = divmod(step, steps_per_epoch)
+        idx = orders[epoch][pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
+        batch = collate(tokenizer, [features[i] for i in idx]).to(device)
+        y = torch.as_tensor(targets[idx], device=device)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
+            logits = model(**batch).logits
+        loss = pair_loss(logits, y, weights)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        seen += len(idx)
+        running.append(float(loss.detach()))
+        out_of_time = time.monotonic() >= deadline
+        if step % cfg.eval_every == 0 or step == total or out_of_time:
+            rate = seen / max(time.perf_counter() - started, 1e-9)
+            scores = dev_score(model, tokenizer, dev, cfg.max_length)
+            entry = {
+                "step": step,
+                "train_loss": float(np.mean(running)),
+                "dev": scores,
+                "pairs_per_s": round(rate, 1),
+            }
+            running = []
+            result.history.append(entry)
+            result.train_pairs_per_s = round(rate, 1)
+            if scores["mean"] >= result.best_dev:
+                result.best_dev, result.best_step, bad_evals = scores["mean"], step, 0
+                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            else:
+                bad_evals += 1
+                result.stopped_early = bad_evals >= cfg.patience
+            result.out_of_time = out_of_time
+            result.stopped_early = result.stopped_early or out_of_time
+            result.steps = step
+            ckpt = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "result": asdict(result),
+                "bad_evals": bad_evals,
+                "best_state": best_state,
+                "torch_rng": torch.get_rng_state(),
+                "config": asdict(cfg),
+            }
+            torch.save(ckpt, work_dir / "last.pt.part")
+            (work_dir / "last.pt.part").replace(last)
+            log(
+                f"{name}: step {step}/{total} loss {entry['train_loss']:.4f} "
+                f"dev {json.dumps({k: round(v, 4) for k, v in scores.items()})} {rate:.1f} pairs/s"
+            )
+            started, seen = time.perf_counter(), 0
+    result.steps = step
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return model, tokenizer, result

@@ -1,0 +1,50 @@
+"""Prefect tasks of gate training: load labelled pairs, train and save the gate."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from experts.gate_training import labelled_pairs, train_gate
+from verdictflow.config import get_settings
+
+_settings = get_settings()
+_retry = {
+    "retries": _settings.verify.task_retries,
+    "retry_delay_seconds": exponential_backoff(_settings.verify.task_retry_delay_s),
+}
+
+
+@task(name="load-labelled-pairs", **_retry)
+def load_labelled_pairs(
+    source: str | None = None, split: str = "dev", max_pairs: int | None = None, seed: int = 0
+) -> list[dict]:
+    """Labelled (claim, evidence, label) rows from a file or the training data's split."""
+    return labelled_pairs(source, split, max_pairs, seed)
+
+
+@task(name="train-gate", cache_policy=NO_CACHE, **_retry)
+def train_gate_task(
+    rows: list[dict],
+    k: int | None = None,
+    epochs: int | None = None,
+    registry: str | None = None,
+    path: str | None = None,
+) -> dict:
+    """Train the gate over the registry's experts on ``rows``; returns the run's summary."""
+    from experts.registry import load_experts
+
+    result = train_gate(
+        [(r["claim"], r["evidence"]) for r in rows],
+        [r["label"] for r in rows],
+        load_experts(registry=registry),
+        k=k,
+        epochs=epochs,
+        path=path,
+    )
+    summary = asdict(result)
+    summary["losses"] = summary["losses"][:: max(1, len(result.losses) // 50)]
+    return summary

@@ -1,0 +1,48 @@
+"""Thin Prefect tasks of the train-experts flow."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from verdictflow.config import get_settings
+
+_RETRIES = get_settings().verify.task_retries
+_BACKOFF = exponential_backoff(backoff_factor=get_settings().verify.task_retry_delay_s)
+_OPTS = {"cache_policy": NO_CACHE, "retries": _RETRIES, "retry_delay_seconds": _BACKOFF}
+
+
+@task(name="fetch-training-data", **_OPTS)
+def fetch_training_data(datasets: list[str], data_dir: str | None = None) -> dict:
+    """Download (once) and split the data sets; returns their split manifest."""
+    from pathlib import Path
+
+    from experts import data
+
+    cache = Path(data_dir) if data_dir else None
+    manifest = {}
+    for name, (df, group_col) in data.load_datasets(datasets, cache).items():
+        manifest[name] = data.split_manifest(data.splits(df, group_col), group_col)
+    return manifest
+
+
+@task(name="train-expert", **_OPTS)
+def train_expert_task(
+    name: str, quick: bool = False, output_dir: str | None = None, data_dir: str | None = None
+) -> dict:
+    """Train, measure and save one expert; a retry resumes from its last checkpoint."""
+    from pathlib import Path
+
+    from prefect.logging import get_run_logger
+
+    from experts.train_run import train_and_ship
+
+    logger = get_run_logger()
+    return train_and_ship(
+        name,
+        quick=quick,
+        data_dir=Path(data_dir) if data_dir else None,
+        output_dir=Path(output_dir) if output_dir else None,
+        log=logger.info,
+    )

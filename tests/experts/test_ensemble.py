@@ -1,0 +1,47 @@
+"""Combining expert outputs into claim scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from experts.ensemble import best_chunk, combine, mixture
+from experts.routing import top_k_route
+
+NAMES = ["a", "b", "c"]
+
+
+def test_best_chunk_prefers_support_then_contradiction() -> None:
+    assert best_chunk(np.array([[0.2, 0.1, 0.7], [0.6, 0.3, 0.1], [0.8, 0.1, 0.1]])) == 2
+    assert best_chunk(np.array([[0.2, 0.1, 0.7], [0.1, 0.6, 0.3], [0.3, 0.2, 0.5]])) == 1
+    assert best_chunk(np.array([[0.2, 0.1, 0.7], [0.3, 0.1, 0.6]])) == 1
+
+
+def test_combine_weights_picks_best_chunk_and_keeps_everything() -> None:
+    gate = np.array([[0.6, 0.3, 0.1], [0.6, 0.3, 0.1], [0.1, 0.3, 0.6]])
+    routing = top_k_route(gate, k=2)
+    outputs = {
+        "a": np.array([[0.9, 0.05, 0.05], [0.1, 0.1, 0.8], [np.nan] * 3]),
+        "b": np.array([[0.5, 0.1, 0.4], [0.2, 0.2, 0.6], [0.3, 0.3, 0.4]]),
+        "c": np.array([[np.nan] * 3, [np.nan] * 3, [0.1, 0.8, 0.1]]),
+    }
+    scores = combine(["x", "y", "z"], [0, 0, 1], ["k1", "k2", "k3"], routing, outputs, NAMES)
+    x, y, z = scores
+    assert x.best_chunk_id == "k1"
+    np.testing.assert_allclose(x.probs, (2 / 3) * outputs["a"][0] + (1 / 3) * outputs["b"][0])
+    assert x.experts == pytest.approx({"a": 2 / 3, "b": 1 / 3}, abs=1e-6)
+    assert set(x.expert_probs["a"]) == {"k1", "k2"} and "c" not in x.expert_probs
+    assert x.spread > 0
+    assert y.best_chunk_id == "k3" and y.probs[1] > 0.5 and set(y.experts) == {"b", "c"}
+    assert z.best_chunk_id is None and z.probs == (0.0, 0.0, 1.0) and z.experts == {}
+
+
+def test_a_lost_batch_is_an_error_not_a_silent_zero() -> None:
+    routing = top_k_route(np.array([[0.9, 0.1, 0.0]]), k=2)
+    outputs = {
+        "a": np.array([[0.5, 0.2, 0.3]]),
+        "b": np.full((1, 3), np.nan),
+        "c": np.zeros((1, 3)),
+    }
+    with pytest.raises(ValueError, match="'b'"):
+        mixture(routing, outputs, NAMES)

@@ -1,0 +1,80 @@
+"""The numbers expert on hand-made pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from experts.numbers import NumbersExpert
+from experts.quantities import find_quantities, same_value
+from verdictflow.contracts import CONTRADICTED, NOT_ENOUGH_INFO, SUPPORTED
+
+EVIDENCE = "The Eiffel Tower is 330 m tall and was completed in 1889 at a cost of $1.5 million."
+
+
+@pytest.fixture(scope="module")
+def expert() -> NumbersExpert:
+    return NumbersExpert()
+
+
+@pytest.mark.parametrize(
+    ("claim", "evidence", "label"),
+    [
+        ("The Eiffel Tower is 300 metres tall.", EVIDENCE, CONTRADICTED),
+        ("The Eiffel Tower was completed in 1899.", EVIDENCE, CONTRADICTED),
+        ("The Eiffel Tower is 330 metres tall.", EVIDENCE, SUPPORTED),
+        ("The Eiffel Tower is 0.33 km tall.", EVIDENCE, SUPPORTED),
+        ("It cost $1,500,000 to build the Eiffel Tower.", EVIDENCE, SUPPORTED),
+        ("The Eiffel Tower weighs 7,300 tonnes.", EVIDENCE, NOT_ENOUGH_INFO),
+        ("Revenue grew 7% to $3.2 billion.", "Revenue rose 5 percent to $3.2bn.", CONTRADICTED),
+        ("Revenue grew 5% to $3.2 billion.", "Revenue rose 5 percent to $3.2bn.", SUPPORTED),
+        ("She was born on 3 March 1990.", "She was born on March 5, 1990 in Ohio.", CONTRADICTED),
+        ("She was born on 3 March 1990.", "She was born on March 3, 1990 in Ohio.", SUPPORTED),
+        ("The trip took 3 hours.", "The trip took 180 minutes.", SUPPORTED),
+        ("The population of Lyon is 500,000.", "Lyon is known for its cuisine.", NOT_ENOUGH_INFO),
+    ],
+)
+def test_hand_made_pairs(expert: NumbersExpert, claim: str, evidence: str, label: int) -> None:
+    probs = expert.predict([(claim, evidence)])
+    assert probs.shape == (1, 3)
+    assert np.isclose(probs.sum(), 1.0)
+    assert probs[0].argmax() == label, expert.explain((claim, evidence))
+
+
+def test_changed_number_is_a_contradiction_and_explained(expert: NumbersExpert) -> None:
+    pair = (
+        "The company had 12,000 employees in 2020.",
+        "In 2020 the company had 15,000 employees.",
+    )
+    p = expert.predict([pair])[0]
+    assert p[CONTRADICTED] > 0.8
+    why = expert.explain(pair)
+    assert "12,000 employees" in why and "15,000 employees" in why and "differs" in why
+
+
+def test_no_number_gives_no_opinion(expert: NumbersExpert) -> None:
+    pair = ("Paris is the capital of France.", "Paris is the capital of France.")
+    np.testing.assert_allclose(expert.predict([pair])[0], [1 / 3] * 3)
+    assert "no number" in expert.explain(pair)
+
+
+def test_batch_rows_follow_pairs(expert: NumbersExpert) -> None:
+    pairs = [
+        ("The Eiffel Tower is 300 metres tall.", EVIDENCE),
+        ("The Eiffel Tower is 330 metres tall.", EVIDENCE),
+    ]
+    batch = expert.predict(pairs)
+    np.testing.assert_allclose(batch[0], expert.predict(pairs[:1])[0])
+    np.testing.assert_allclose(batch[1], expert.predict(pairs[1:])[0])
+    assert expert.predict([]).shape == (0, 3)
+
+
+def test_units_and_scales_normalise() -> None:
+    (a,) = find_quantities("a 2 km bridge")
+    (b,) = find_quantities("a 2,000 m bridge")
+    (c,) = find_quantities("costs 3.2 billion dollars")
+    (d,) = find_quantities("costs $3,200,000,000")
+    assert a.dimension == b.dimension == "length" and same_value(a, b)
+    assert c.dimension == d.dimension == "usd" and same_value(c, d)
+    (e,) = find_quantities("in 1998")
+    assert e.dimension == "year"

@@ -1,0 +1,73 @@
+"""The expert registry: shipped default, user YAML, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from experts.base import Expert
+from experts.registry import SHIPPED_REGISTRY, load_experts, load_registry
+from tests.experts.tiny_models import write_registry
+
+
+def test_shipped_registry_works_without_trained_models(home: Path) -> None:
+    specs = {s.name: s for s in load_registry(SHIPPED_REGISTRY)}
+    assert {"similarity", "numbers", "entities", "negation"} <= set(specs)
+    for spec in specs.values():
+        if spec.kind == "cross_encoder":  # only present once trained weights exist
+            assert spec.weights is not None and spec.weights.exists()
+    experts = load_experts(["numbers", "negation"], registry=SHIPPED_REGISTRY)
+    assert set(experts) == {"numbers", "negation"}
+    assert all(isinstance(e, Expert) for e in experts.values())
+
+
+def test_user_adds_a_domain_expert_by_yaml(home: Path, tmp_path: Path) -> None:
+    reg = write_registry(
+        tmp_path / "r.yaml",
+        [
+            {"name": "similarity", "kind": "similarity"},
+            {
+                "name": "finance-numbers",
+                "kind": "numbers",
+                "domains": ["finance"],
+                "keywords": ["revenue", "profit"],
+                "options": {"min_alignment": 0.5},
+            },
+            {"name": "off", "kind": "negation", "enabled": False},
+        ],
+    )
+    specs = load_registry(reg)
+    assert [s.name for s in specs] == ["similarity", "finance-numbers"]
+    fin = specs[1]
+    assert fin.keyword_hits("Revenue and PROFIT rose") == 2
+    assert fin.keyword_hits("profitable") == 0  # whole words only
+    expert = load_experts(["finance-numbers"], registry=reg)["finance-numbers"]
+    assert expert.name == "finance-numbers" and expert.domains == ("finance",)
+    assert expert.min_alignment == 0.5
+
+
+def test_errors_name_the_entry_and_rule(home: Path, tmp_path: Path) -> None:
+    bad_kind = write_registry(tmp_path / "a.yaml", [{"name": "x", "kind": "oracle"}])
+    with pytest.raises(ValueError, match="entry 0 is invalid"):
+        load_registry(bad_kind)
+    dup = write_registry(
+        tmp_path / "b.yaml", [{"name": "x", "kind": "numbers"}, {"name": "x", "kind": "negation"}]
+    )
+    with pytest.raises(ValueError, match="entry 1: duplicate name 'x'"):
+        load_registry(dup)
+    (tmp_path / "c.yaml").write_text("- just a list\n")
+    with pytest.raises(ValueError, match="'experts' list"):
+        load_registry(tmp_path / "c.yaml")
+    good = write_registry(tmp_path / "d.yaml", [{"name": "n", "kind": "numbers"}])
+    with pytest.raises(KeyError, match="nope"):
+        load_experts(["nope"], registry=good)
+
+
+def test_setting_selects_the_registry(home: Path, tmp_path: Path, monkeypatch) -> None:
+    from verdictflow.config import reset_settings
+
+    reg = write_registry(tmp_path / "only.yaml", [{"name": "only-neg", "kind": "negation"}])
+    monkeypatch.setenv("VERDICTFLOW_EXPERTS__REGISTRY", str(reg))
+    reset_settings()
+    assert [s.name for s in load_registry()] == ["only-neg"]

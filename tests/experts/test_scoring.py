@@ -1,0 +1,140 @@
+"""score_claims in-process and under the thread task runner; routing k=1 and k=all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from prefect import flow
+
+from flows.runtime import task_runner
+from tasks.scoring import score_claims
+from tests.experts.tiny_models import write_registry
+from verdictflow.config import get_settings
+from verdictflow.contracts import CONTRADICTED, NOT_ENOUGH_INFO, SUPPORTED, Claim, Evidence
+
+FAST = [
+    {"name": "similarity", "kind": "similarity", "prior": 1.0},
+    {"name": "numbers", "kind": "numbers", "patterns": [r"\d"], "prior": 0.5},
+    {"name": "entities", "kind": "entities", "prior": 0.5},
+    {"name": "negation", "kind": "negation", "keywords": ["not"], "prior": 0.5},
+]
+TOWER = "Construction of the Eiffel Tower in Paris was finished in 1889; it is 330 m tall."
+CLAIMS = {
+    "para": "The Eiffel Tower was completed in 1889.",
+    "num": "The Eiffel Tower is 300 metres tall.",
+    "absent": "The Eiffel Tower has a swimming pool on its roof.",
+    "none": "Nothing backs this claim at all.",
+}
+
+
+def _inputs() -> tuple[list[Claim], dict[str, list[Evidence]]]:
+    claims = [
+        Claim(item_id="i", claim_id=cid, index=i, text=t, start=0, end=len(t))
+        for i, (cid, t) in enumerate(CLAIMS.items())
+    ]
+    unrelated = "The Louvre holds the Mona Lisa."
+    evidence = {
+        cid: [
+            Evidence(claim_id=cid, doc_id="d1", chunk_id=f"{cid}-a", text=TOWER, score=0.9, rank=0),
+            Evidence(
+                claim_id=cid, doc_id="d2", chunk_id=f"{cid}-b", text=unrelated, score=0.2, rank=1
+            ),
+        ]
+        for cid in CLAIMS
+        if cid != "none"
+    }
+    return claims, evidence
+
+
+@pytest.fixture
+def registry(home: Path, tmp_path: Path) -> str:
+    return str(write_registry(tmp_path / "reg.yaml", FAST))
+
+
+def test_verdicts_on_hand_made_claims(registry: str) -> None:
+    claims, evidence = _inputs()
+    scores, report = score_claims(claims, evidence, registry=registry)
+    by_id = {s.claim_id: s for s in scores}
+    assert np.argmax(by_id["para"].probs) == SUPPORTED  # paraphrase, via similarity
+    assert "similarity" in by_id["para"].experts
+    assert by_id["para"].best_chunk_id == "para-a"
+    assert np.argmax(by_id["num"].probs) == CONTRADICTED  # a changed number
+    assert "numbers" in by_id["num"].experts
+    assert np.argmax(by_id["absent"].probs) == NOT_ENOUGH_INFO
+    assert by_id["none"].probs == (0.0, 0.0, 1.0) and by_id["none"].best_chunk_id is None
+    for s in scores:
+        assert sum(s.experts.values()) == pytest.approx(1.0) or not s.experts
+    assert report["gate"] == "prior" and report["pairs"] == 6 and report["claims"] == 4
+    assert len(report["decisions"]) == 6
+    assert sum(report["utilisation"].values()) == pytest.approx(1.0)
+
+
+def test_k1_and_k_all(registry: str) -> None:
+    claims, evidence = _inputs()
+    one, r1 = score_claims(claims, evidence, registry=registry, top_k=1)
+    dense, rall = score_claims(claims, evidence, registry=registry, top_k=4)
+    assert r1["pairs_scored"] == 6 and rall["pairs_scored"] == rall["dense_pairs"] == 24
+    assert all(len(s.experts) == 1 for s in one if s.experts)
+    assert all(set(s.experts) == {e["name"] for e in FAST} for s in dense if s.experts)
+    assert rall["balance"] == pytest.approx(1.0)
+
+
+def test_under_a_flow_with_the_thread_runner(prefect_harness, registry: str) -> None:
+    claims, evidence = _inputs()
+    settings = get_settings()
+    threads = settings.model_copy(
+        update={"dask": settings.dask.model_copy(update={"use_dask": False})}
+    )
+
+    @flow
+    def scoring() -> tuple:
+        return score_claims(claims, evidence, registry=registry)
+
+    scores, report = scoring.with_options(task_runner=task_runner(threads))()
+    expected, _ = score_claims(claims, evidence, registry=registry)
+    np.testing.assert_allclose([s.probs for s in scores], [s.probs for s in expected])
+    assert report["batches"] >= 2
+
+
+def test_task_runner_follows_settings() -> None:
+    from prefect.task_runners import ThreadPoolTaskRunner
+    from prefect_dask import DaskTaskRunner
+
+    settings = get_settings()
+    local = task_runner(settings)
+    assert isinstance(local, DaskTaskRunner)
+    assert local.cluster_kwargs["n_workers"] == settings.dask.n_workers
+    remote = task_runner(settings.model_copy(update={"dask_address": "tcp://10.0.0.1:8786"}))
+    assert remote.address == "tcp://10.0.0.1:8786"
+    off = settings.model_copy(update={"dask": settings.dask.model_copy(update={"use_dask": False})})
+    assert isinstance(task_runner(off), ThreadPoolTaskRunner)
+
+
+def test_answers_to_questions_route_to_qa_experts(home: Path, tmp_path: Path) -> None:
+    reg = str(
+        write_registry(
+            tmp_path / "qa.yaml",
+            [
+                {"name": "similarity", "kind": "similarity", "prior": 1.0},
+                {"name": "qa-negation", "kind": "negation", "domains": ["qa"], "prior": 0.5},
+            ],
+        )
+    )
+    text = "The museum opens on Mondays."
+    claims = [
+        Claim(item_id="i", claim_id=cid, index=0, text=text, start=0, end=len(text), question=q)
+        for cid, q in (("asked", "When does the museum open?"), ("plain", None))
+    ]
+    evidence = {
+        c.claim_id: [
+            Evidence(claim_id=c.claim_id, doc_id="d", chunk_id="k", text=text, score=1, rank=0)
+        ]
+        for c in claims
+    }
+    scores, _ = score_claims(claims, evidence, registry=reg, top_k=1)
+    assert list(scores[0].experts) == ["qa-negation"]
+    assert list(scores[1].experts) == ["similarity"]
+    given, _ = score_claims(claims, evidence, registry=reg, top_k=1, claim_domains={"plain": "qa"})
+    assert list(given[1].experts) == ["qa-negation"]

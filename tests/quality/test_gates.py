@@ -1,0 +1,311 @@
+"""Each Great Expectations gate passes on good data and fails on the bad case it exists for."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from quality.gates import (
+    GateOutcome,
+    check_batch,
+    check_evidence,
+    check_inputs,
+    check_outputs,
+    quality_artifact_markdown,
+    quarantine_errors,
+    run_status,
+)
+from tests.quality import quality_data as data
+from verdictflow.config import reset_settings
+from verdictflow.contracts import Evidence, Item, ItemVerdict, VerdictLabel
+
+
+@pytest.fixture
+def settings_env(home: Path, monkeypatch: pytest.MonkeyPatch):
+    """Set VERDICTFLOW_ variables for one test; settings are re-read."""
+
+    def set_env(**values: str) -> None:
+        for key, value in values.items():
+            monkeypatch.setenv(f"VERDICTFLOW_{key}", value)
+        reset_settings()
+
+    return set_env
+
+
+def _rules(outcome: GateOutcome) -> dict[str, bool]:
+    """rule -> passed (all expectations of the rule)."""
+    out: dict[str, bool] = {}
+    for r in outcome.results:
+        rule = r.details["rule"]
+        out[rule] = out.get(rule, True) and r.success
+    return out
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def test_inputs_pass_on_good_items(settings_env) -> None:
+    settings_env(QUALITY__ALLOWED_METADATA_KEYS='["source"]')
+    items = [*data.items(), Item(id="x", text="Fine text.", metadata={"source": "web"})]
+    outcome = check_inputs(items)
+    assert not outcome.failed
+    assert outcome.failed_ids == {}
+    assert set(_rules(outcome)) == {
+        "schema",
+        "unique_ids",
+        "non_empty_text",
+        "text_length",
+        "context_length",
+        "allowed_metadata",
+    }
+    assert all(r.suite == "inputs" for r in outcome.results)
+
+
+@pytest.mark.parametrize(
+    ("env", "bad", "rule"),
+    [
+        ({}, Item(id="item-1", text="Another text with the same id."), "unique_ids"),
+        ({}, Item(id="blank", text="   \n "), "non_empty_text"),
+        ({}, Item(id="bad\x07id", text="Some text."), "schema"),
+        ({"QUALITY__MAX_ID_CHARS": "10"}, Item(id="i" * 11, text="Some text."), "schema"),
+        ({"VERIFY__MAX_ITEM_CHARS": "60"}, Item(id="long", text="x" * 61), "text_length"),
+        ({"QUALITY__MIN_ITEM_CHARS": "20"}, Item(id="short", text="Too short."), "text_length"),
+        (
+            {"VERIFY__MAX_ITEM_CHARS": "60"},
+            Item(id="ctx", text="ok text", context="c" * 61),
+            "context_length",
+        ),
+        (
+            {"QUALITY__ALLOWED_METADATA_KEYS": '["source"]'},
+            Item(id="meta", text="Some text.", metadata={"source": "a", "secret": 1}),
+            "allowed_metadata",
+        ),
+    ],
+)
+def test_inputs_fail_on_the_bad_case(settings_env, env, bad: Item, rule: str) -> None:
+    settings_env(**env)
+    outcome = check_inputs([*data.items(), bad])
+    assert outcome.failed
+    assert _rules(outcome)[rule] is False
+    assert [r for r, ok in _rules(outcome).items() if not ok] == [rule]
+    assert outcome.failed_ids == {bad.id: rule}  # good rows go on
+    failing = [r for r in outcome.results if not r.success]
+    assert failing[0].unexpected_count >= 1
+    assert failing[0].examples and failing[0].examples[0]["id"] == bad.id
+
+
+def test_duplicate_ids_quarantine_every_row_with_a_named_reason() -> None:
+    items = [*data.items(2), Item(id="item-0", text="Same id, other text.")]
+    outcome = check_inputs(items)
+    assert outcome.failed_ids == {"item-0": "unique_ids"}
+    errors = quarantine_errors(outcome, lines={"item-0": 3})
+    assert len(errors) == 1
+    assert errors[0].item_id == "item-0" and errors[0].line == 3
+    assert errors[0].rule == "inputs.unique_ids"
+    assert "item-0" in errors[0].message and "unique" in errors[0].message
+
+
+def test_first_broken_rule_names_the_record() -> None:
+    outcome = check_inputs([Item(id="a\x01", text=" ")])
+    assert outcome.failed_ids == {"a\x01": "schema"}
+    assert not _rules(outcome)["non_empty_text"]
+
+
+def test_empty_inputs_pass() -> None:
+    assert not check_inputs([]).failed
+
+
+# ------------------------------------------------------------------ evidence
+
+
+def test_evidence_passes_with_a_no_evidence_claim() -> None:
+    claims = data.claims(3)
+    evidence = data.evidence(3)
+    evidence["item-2:0"] = []  # marked no_evidence: allowed
+    outcome = check_evidence(claims, evidence)
+    assert not outcome.failed, outcome.results
+    assert set(_rules(outcome)) == {
+        "has_evidence",
+        "evidence_owner",
+        "score_finite",
+        "score_range",
+        "rank",
+        "evidence_text",
+    }
+
+
+def _ev(claim_id: str, **changes) -> Evidence:
+    fields = dict(
+        claim_id=claim_id, doc_id="d", chunk_id="d:9", text="Evidence text.", score=0.5, rank=0
+    )
+    fields.update(changes)
+    return Evidence(**fields)
+
+
+@pytest.mark.parametrize(
+    ("chunk", "rule"),
+    [
+        (_ev("item-1:0", score=float("nan")), "score_finite"),
+        (_ev("item-1:0", score=float("inf")), "score_finite"),
+        (_ev("item-1:0", score=-3.0), "score_range"),
+        (_ev("item-1:0", rank=-1), "rank"),
+        (_ev("item-1:0", text=""), "evidence_text"),
+        (_ev("item-0:0"), "evidence_owner"),  # listed under item-1:0 but belongs to item-0:0
+    ],
+)
+def test_evidence_fails_on_the_bad_case(chunk: Evidence, rule: str) -> None:
+    evidence = data.evidence(3)
+    evidence["item-1:0"] = [*evidence["item-1:0"], chunk]
+    outcome = check_evidence(data.claims(3), evidence)
+    assert [r for r, ok in _rules(outcome).items() if not ok] == [rule]
+    assert outcome.failed_ids == {"item-1:0": rule}
+
+
+def test_claim_without_evidence_entry_fails() -> None:
+    evidence = data.evidence(3)
+    del evidence["item-2:0"]
+    outcome = check_evidence(data.claims(3), evidence)
+    assert outcome.failed_ids == {"item-2:0": "has_evidence"}
+
+
+def test_score_bounds_come_from_settings(settings_env) -> None:
+    settings_env(QUALITY__MAX_EVIDENCE_SCORE="0.85")
+    outcome = check_evidence(data.claims(2), data.evidence(2))
+    assert set(outcome.failed_ids.values()) == {"score_range"}
+
+
+# ------------------------------------------------------------------ outputs
+
+
+def test_outputs_pass_on_good_verdicts() -> None:
+    verdicts = data.verdicts(8)
+    assert {v.label for v in verdicts} == set(VerdictLabel)
+    outcome = check_outputs(verdicts, [v.item_id for v in verdicts])
+    assert not outcome.failed, [r for r in outcome.results if not r.success]
+    assert {
+        "prob_range",
+        "prob_sum",
+        "p_supported",
+        "label_allowed",
+        "label_consistent",
+        "one_verdict_per_item",
+        "every_item_verdict",
+    } == set(_rules(outcome))
+
+
+@pytest.mark.parametrize(
+    ("bad", "rule"),
+    [
+        (data.item_verdict("bad", (0.7, 0.2, 0.2)), "prob_sum"),
+        (data.item_verdict("bad", (1.2, -0.1, -0.1)), "prob_range"),
+        (data.item_verdict("bad", (0.8, 0.1, 0.1), p_supported=0.3), "p_supported"),
+        (
+            data.item_verdict("bad", (0.8, 0.1, 0.1), label=VerdictLabel.CONTRADICTED),
+            "label_consistent",
+        ),
+        (
+            data.item_verdict("bad", (0.2, 0.1, 0.7), label=VerdictLabel.SUPPORTED),
+            "label_consistent",
+        ),
+        # Abstained claims must say uncertain, and uncertain claims must have abstained.
+        (data.item_verdict("bad", (0.8, 0.1, 0.1), abstained=True), "label_consistent"),
+        (
+            data.item_verdict("bad", (0.8, 0.1, 0.1), label=VerdictLabel.UNCERTAIN),
+            "label_consistent",
+        ),
+    ],
+)
+def test_outputs_fail_on_the_bad_case(bad: ItemVerdict, rule: str) -> None:
+    verdicts = [*data.verdicts(4), bad]
+    outcome = check_outputs(verdicts, [v.item_id for v in verdicts])
+    assert [r for r, ok in _rules(outcome).items() if not ok] == [rule]
+    assert outcome.failed_ids == {"bad": rule}
+
+
+def test_outputs_fail_on_a_missing_or_duplicate_verdict() -> None:
+    verdicts = data.verdicts(4)
+    outcome = check_outputs(verdicts, [*[v.item_id for v in verdicts], "lost"])
+    assert outcome.failed_ids == {"lost": "every_item_verdict"}
+    outcome = check_outputs([*verdicts, verdicts[0]])
+    assert outcome.failed_ids == {"item-0": "one_verdict_per_item"}
+
+
+# ------------------------------------------------------------------ batch
+
+
+def test_batch_passes_within_bounds(settings_env) -> None:
+    settings_env(QUALITY__MAX_UNSUPPORTED_SHARE="0.6", QUALITY__MIN_UNSUPPORTED_SHARE="0.1")
+    outcome = check_batch(data.verdicts(8))  # 4 of 8 unsupported or contradicted
+    assert not outcome.failed
+    assert outcome.results[0].details["observed_value"] == pytest.approx(0.5)
+    assert run_status(outcome) == "completed"
+
+
+def test_broken_batch_fails_and_marks_quality_failed(settings_env) -> None:
+    settings_env(QUALITY__MAX_UNSUPPORTED_SHARE="0.3")
+    broken = [data.item_verdict(f"i{i}", (0.1, 0.1, 0.8)) for i in range(4)]
+    broken.append(data.item_verdict("ok", (0.9, 0.05, 0.05)))
+    outcome = check_batch(broken)
+    assert outcome.failed
+    assert _rules(outcome) == {"unsupported_share": False}
+    assert outcome.results[0].details["observed_value"] == pytest.approx(0.8)
+    assert run_status(outcome) == "quality_failed"
+    # A hallucination rate that drops below the floor is an alert too.
+    settings_env(QUALITY__MIN_UNSUPPORTED_SHARE="0.9", QUALITY__MAX_UNSUPPORTED_SHARE="1.0")
+    assert check_batch(broken).failed
+
+
+def test_batch_ece_on_labelled_runs(settings_env) -> None:
+    settings_env(QUALITY__MAX_ECE="0.1")
+    confident = [data.item_verdict(f"i{i}", (0.95, 0.03, 0.02)) for i in range(20)]
+    right = {v.item_id: "supported" for v in confident}
+    outcome = check_batch(confident, right)
+    assert not outcome.failed
+    assert _rules(outcome) == {"unsupported_share": True, "ece": True}
+    wrong = {
+        v.item_id: ("supported" if i < 10 else "not_enough_info") for i, v in enumerate(confident)
+    }
+    outcome = check_batch(confident, wrong)
+    assert _rules(outcome) == {"unsupported_share": True, "ece": False}
+    ece = next(r for r in outcome.results if r.details["rule"] == "ece")
+    assert ece.details["observed_value"] == pytest.approx(0.45, abs=1e-3)
+    assert ece.details["n_labelled"] == 20
+    with pytest.raises(ValueError, match="unknown label 'maybe'"):
+        check_batch(confident, {"i0": "maybe"})
+
+
+# ------------------------------------------------------------------ report and cost
+
+
+def test_artifact_markdown_is_readable() -> None:
+    outcomes = {
+        "inputs": check_inputs([*data.items(2), Item(id="blank", text=" ")]),
+        "outputs": check_outputs(data.verdicts(4)),
+    }
+    text = quality_artifact_markdown(outcomes)
+    assert "## inputs: FAILED" in text and "## outputs: passed" in text
+    assert (
+        "| non_empty_text | expect_column_values_to_be_between | items.text_chars | **FAIL** | 1 |"
+        in text
+    )
+    assert "`blank` (non_empty_text)" in text
+
+
+def test_gates_on_1000_items_are_cheap() -> None:
+    items = data.items(1000)
+    claims = data.claims(1000)
+    evidence = data.evidence(1000)
+    verdicts = data.verdicts(1000)
+    check_inputs(items[:2])  # import and build once
+    started = time.perf_counter()
+    outcomes = {
+        "inputs": check_inputs(items),
+        "evidence": check_evidence(claims, evidence),
+        "outputs": check_outputs(verdicts, [i.id for i in items]),
+        "batch": check_batch(verdicts),
+    }
+    elapsed = time.perf_counter() - started
+    assert not any(o.failed for o in outcomes.values())
+    assert elapsed < 3.0, f"gates took {elapsed:.2f}s on 1,000 items"
