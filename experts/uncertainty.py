@@ -30,15 +30,11 @@ INDEX_TO_VERDICT: dict[int, VerdictLabel] = {
 def threshold_label(probs: Sequence[float]) -> VerdictLabel:
     """Supported / contradicted / unsupported from probabilities and settings.verify thresholds.
 
-    Supported when p_supported >= support_threshold; else contradicted when p_contradicted >
-    contradiction_threshold; else unsupported.
+    Supported when p_supported >= support_threshold; else contradicted when p_contradicted is
+    above contradiction_threshold and at least p_not_enough_info (of the two ways not to be
+    supported, the likelier one); else unsupported.
     """
-    verify = get_settings().verify
-    if probs[SUPPORTED] >= verify.support_threshold:
-        return VerdictLabel.SUPPORTED
-    if probs[CONTRADICTED] > verify.contradiction_threshold:
-        return VerdictLabel.CONTRADICTED
-    return VerdictLabel.UNSUPPORTED
+    return INDEX_TO_VERDICT[int(threshold_indices(np.asarray([probs]))[0])]
 
 
 def threshold_indices(probs: np.ndarray) -> np.ndarray:
@@ -46,7 +42,10 @@ def threshold_indices(probs: np.ndarray) -> np.ndarray:
     verify = get_settings().verify
     probs = np.asarray(probs, dtype=np.float64)
     out = np.full(len(probs), NOT_ENOUGH_INFO, dtype=np.int64)
-    out[probs[:, CONTRADICTED] > verify.contradiction_threshold] = CONTRADICTED
+    contradicted = (probs[:, CONTRADICTED] > verify.contradiction_threshold) & (
+        probs[:, CONTRADICTED] >= probs[:, NOT_ENOUGH_INFO]
+    )
+    out[contradicted] = CONTRADICTED
     out[probs[:, SUPPORTED] >= verify.support_threshold] = SUPPORTED
     return out
 

@@ -117,7 +117,8 @@ def runs(limit: int = typer.Option(20, help="How many runs.")) -> None:
     repo = Repository()
     repo.upgrade()
     table = Table(title="recent runs")
-    for column in ("run", "kind", "status", "started", "counts"):
+    table.add_column("run", no_wrap=True)  # ids stay whole, to copy
+    for column in ("kind", "status", "started", "counts"):
         table.add_column(column)
     for run in repo.list_runs(limit=limit):
         counts = ", ".join(f"{k}={v}" for k, v in (run.get("counts") or {}).items())

@@ -89,7 +89,9 @@ class VerifySettings(BaseModel):
     max_line_bytes: int = Field(5 * 2**20, description="Longer JSONL lines are rejected.")
     min_claim_chars: int = Field(8, description="Shorter sentences are not claims.")
     support_threshold: float = Field(0.5, description="p_supported at or above: supported.")
-    contradiction_threshold: float = Field(0.5, description="p_contradicted above: contradicted.")
+    contradiction_threshold: float = Field(
+        1 / 3, description="Not supported, p_contradicted above this and >= p_nei: contradicted."
+    )
     alpha: float = Field(0.1, description="Target error of conformal abstention.")
     task_retries: int = 2
     task_retry_delay_s: float = 1.0

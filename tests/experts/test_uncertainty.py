@@ -25,8 +25,11 @@ from verdictflow.contracts import VerdictLabel
         ((0.5, 0.3, 0.2), None, (VerdictLabel.SUPPORTED, False)),  # at the threshold
         ((0.1, 0.8, 0.1), (1,), (VerdictLabel.CONTRADICTED, False)),
         ((0.1, 0.1, 0.8), (2,), (VerdictLabel.UNSUPPORTED, False)),
-        ((0.45, 0.45, 0.1), None, (VerdictLabel.UNSUPPORTED, False)),  # neither threshold
-        ((0.3, 0.5, 0.2), None, (VerdictLabel.UNSUPPORTED, False)),  # p_con not above 0.5
+        # Not supported: the likelier of contradicted and not-enough-info, if above chance.
+        ((0.45, 0.45, 0.1), None, (VerdictLabel.CONTRADICTED, False)),
+        ((0.3, 0.5, 0.2), None, (VerdictLabel.CONTRADICTED, False)),
+        ((0.4, 0.3, 0.3), None, (VerdictLabel.UNSUPPORTED, False)),  # p_con not above 1/3
+        ((0.2, 0.38, 0.42), None, (VerdictLabel.UNSUPPORTED, False)),  # p_nei is likelier
         ((0.8, 0.1, 0.1), (0, 1), (VerdictLabel.UNCERTAIN, True)),  # two labels
         ((0.4, 0.3, 0.3), (0, 1, 2), (VerdictLabel.UNCERTAIN, True)),  # all labels
         ((0.4, 0.3, 0.3), (), (VerdictLabel.UNCERTAIN, True)),  # empty set
