@@ -107,8 +107,12 @@ def threshold_predictions(
     supported = probs[:, SUPPORTED] >= support_threshold
     if task == "binary":
         return np.where(supported, SUPPORTED, NOT_ENOUGH_INFO)
+    # The same rule as experts.uncertainty.threshold_indices, at explicit thresholds.
     out = np.full(len(probs), NOT_ENOUGH_INFO, dtype=np.int64)
-    out[probs[:, CONTRADICTED] > contradiction_threshold] = CONTRADICTED
+    contradicted = (probs[:, CONTRADICTED] > contradiction_threshold) & (
+        probs[:, CONTRADICTED] >= probs[:, NOT_ENOUGH_INFO]
+    )
+    out[contradicted] = CONTRADICTED
     out[supported] = SUPPORTED
     return out
 
@@ -128,7 +132,7 @@ def evaluation_metrics(
     abstained: Any,
     task: Task | None = None,
     support_threshold: float = 0.5,
-    contradiction_threshold: float = 0.5,
+    contradiction_threshold: float = 1 / 3,
 ) -> dict[str, Any]:
     """Every evaluation figure for calibrated probabilities against gold labels.
 

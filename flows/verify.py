@@ -22,6 +22,8 @@ from prefect.context import FlowRunContext, TaskRunContext
 from pydantic import BaseModel
 
 from flows.runtime import task_runner
+from quality.outcome import run_status
+from tasks.quality import validate_batch, validate_evidence, validate_inputs, validate_outputs
 from tasks.scoring import score_claims
 from tasks.verify import (
     close_run,
@@ -30,12 +32,14 @@ from tasks.verify import (
     load_verdicts,
     open_run,
     persist_batch,
+    quarantine,
     read_items,
+    save_quality,
     split_claims_task,
     summary_artifact,
 )
 from verdictflow.config import get_settings
-from verdictflow.contracts import InputError, Item, ItemVerdict
+from verdictflow.contracts import Claim, Evidence, InputError, Item, ItemVerdict
 from verdictflow.verdicts import code_version, group_items, run_key
 
 
@@ -69,19 +73,32 @@ def verify_items(
     """Verify items given as records (``{"id", "text", "context"?, ...}``) or a JSONL ``path``."""
     started = time.perf_counter()
     settings = get_settings()
+    gates = settings.quality.enabled
     valid, errors = read_items(path, items)
+    if gates:
+        inputs_gate = validate_inputs(valid)
+        valid, errors = quarantine(valid, errors, inputs_gate)
     parameters = {**_parameters(), "parent_run_id": parent_run_id}
     run_id = run_id or run_key(valid, parameters)
     done = open_run(run_id, parameters, code_version(), valid, errors)
 
     try:
-        _verify_batches(run_id, valid, done, settings.verify.batch_items)
+        claims, evidence = _verify_batches(run_id, valid, done, settings.verify.batch_items)
     except BaseException:
         close_run(run_id, "failed", {"items": len(valid)}, _elapsed(started))
         raise
     verdicts = load_verdicts(run_id)
-    counts = _counts(valid, errors, verdicts)
     status = "completed" if valid else "failed"
+    if gates:
+        outcomes = {
+            "inputs": inputs_gate,
+            "evidence": validate_evidence(claims, evidence),
+            "outputs": validate_outputs(verdicts, [i.id for i in valid]),
+            "batch": validate_batch(verdicts, _labels(valid)),
+        }
+        save_quality(run_id, outcomes)
+        status = run_status(outcomes["batch"], status)
+    counts = _counts(valid, errors, verdicts)
     close_run(run_id, status, counts, _elapsed(started))
     summary_artifact(run_id, verdicts, counts)
     return VerifyResult(
@@ -119,12 +136,19 @@ def verify_inline(
     run_id: str | None = None,
     parent_run_id: str | None = None,
 ) -> VerifyResult:
-    """The verify pipeline of the flow, stage for stage, in this process without Prefect."""
+    """The verify flow's stages, one for one, in this process without Prefect (keep the two
+    in step): no flow or task runs, no artifacts; storage and quality gates as in the flow."""
     started = time.perf_counter()
+    gates = get_settings().quality.enabled
     valid, errors = read_items.fn(path, items)
+    if gates:
+        inputs_gate = validate_inputs.fn(valid, artifact=False)
+        valid, errors = quarantine(valid, errors, inputs_gate)
     parameters = {**_parameters(), "parent_run_id": parent_run_id}
     run_id = run_id or run_key(valid, parameters)
     done = open_run.fn(run_id, parameters, code_version(), valid, errors)
+    claims: list[Claim] = []
+    evidence: dict[str, list[Evidence]] = {}
     try:
         claims = [c for c in split_claims_task.fn(valid) if c.claim_id not in done]
         if claims:
@@ -136,8 +160,17 @@ def verify_inline(
         close_run.fn(run_id, "failed", {"items": len(valid)}, _elapsed(started))
         raise
     verdicts = load_verdicts.fn(run_id)
-    counts = _counts(valid, errors, verdicts)
     status = "completed" if valid else "failed"
+    if gates:
+        outcomes = {
+            "inputs": inputs_gate,
+            "evidence": validate_evidence.fn(claims, evidence, artifact=False),
+            "outputs": validate_outputs.fn(verdicts, [i.id for i in valid], artifact=False),
+            "batch": validate_batch.fn(verdicts, _labels(valid), artifact=False),
+        }
+        save_quality.fn(run_id, outcomes)
+        status = run_status(outcomes["batch"], status)
+    counts = _counts(valid, errors, verdicts)
     close_run.fn(run_id, status, counts, {**_elapsed(started), "fast_path": True})
     return VerifyResult(
         run_id=run_id, status=status, verdicts=verdicts, errors=errors, counts=counts
@@ -147,9 +180,16 @@ def verify_inline(
 verify_items = FastPathFlow.wrap(verify_items, verify_inline)
 
 
-def _verify_batches(run_id: str, items: list[Item], done: set[str], batch_size: int) -> None:
-    """Claims -> evidence -> experts -> verdicts -> storage, one batch of items at a time."""
+def _verify_batches(
+    run_id: str, items: list[Item], done: set[str], batch_size: int
+) -> tuple[list[Claim], dict[str, list[Evidence]]]:
+    """Claims -> evidence -> experts -> verdicts -> storage, one batch of items at a time.
+
+    Returns the claims checked by this call and their evidence (for the evidence gate).
+    """
     progress = create_progress_artifact(progress=0.0, description=f"verify {run_id}")
+    all_claims: list[Claim] = []
+    all_evidence: dict[str, list[Evidence]] = {}
     for start in range(0, len(items), batch_size):
         claims = split_claims_task(items[start : start + batch_size])
         claims = [c for c in claims if c.claim_id not in done]
@@ -158,7 +198,16 @@ def _verify_batches(run_id: str, items: list[Item], done: set[str], batch_size: 
             scores, _routing = score_claims(claims, evidence)
             verdicts = group_items(decide_task(claims, evidence, scores))
             persist_batch(run_id, claims, evidence, scores, verdicts)
+            all_claims.extend(claims)
+            all_evidence.update(evidence)
         report_progress(progress, min(len(items), start + batch_size), len(items))
+    return all_claims, all_evidence
+
+
+def _labels(items: list[Item]) -> dict[str, str] | None:
+    """Gold labels when every item carries one (``label`` in its metadata): a labelled run."""
+    labels = {i.id: i.metadata["label"] for i in items if "label" in i.metadata}
+    return labels if items and len(labels) == len(items) else None
 
 
 def _elapsed(started: float) -> dict[str, float]:

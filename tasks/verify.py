@@ -12,8 +12,10 @@ from prefect.tasks import exponential_backoff
 from experts.calibration import load_calibrator
 from experts.conformal import load_conformal
 from experts.uncertainty import decide
+from quality.outcome import GateOutcome, quarantine_errors
 from retrieval.evidence import gather_evidence
 from storage.repository import Repository
+from tasks.quality import all_results, quality_report
 from verdictflow.claims import split_claims
 from verdictflow.config import get_settings
 from verdictflow.contracts import (
@@ -52,6 +54,23 @@ def read_items(path: str | None, records: list | None) -> tuple[list[Item], list
     if path is not None:
         return read_jsonl(path)
     return coerce_items(records or [])
+
+
+def quarantine(
+    items: list[Item], errors: list[InputError], gate: GateOutcome
+) -> tuple[list[Item], list[InputError]]:
+    """Hold back the items the input gate failed, each stored as an error naming its rule."""
+    if not gate.failed_ids:
+        return items, errors
+    kept = [i for i in items if i.id not in gate.failed_ids]
+    return kept, [*errors, *quarantine_errors(gate)]
+
+
+@task(name="save-quality", **_HEAVY)
+def save_quality(run_id: str, outcomes: dict[str, GateOutcome]) -> None:
+    """Store every expectation result with the run and publish the combined report."""
+    current_repository().save_quality_results(run_id, all_results(outcomes))
+    quality_report.fn(outcomes)
 
 
 @task(name="split-claims", **_HEAVY)

@@ -47,12 +47,26 @@ def _run_verify(path: Path, output: Path | None) -> VerifyResult:
         with output.open("w", encoding="utf-8") as handle:
             for verdict in result.verdicts:
                 handle.write(json.dumps(output_row(verdict, result.run_id)) + "\n")
+    if result.status == "quality_failed":
+        _print_failed_expectations(result.run_id)
     for error in result.errors:
         console.print(
             f"[yellow]line {error.line} item {error.item_id or '-'}: "
             f"rule {error.rule}: {error.message}[/yellow]"
         )
     return result
+
+
+def _print_failed_expectations(run_id: str) -> None:
+    from tasks.verify import current_repository
+
+    for res in current_repository().load_quality_results(run_id):
+        if not res.success:
+            observed = res.details.get("observed_value", res.unexpected_count)
+            console.print(
+                f"[red]quality gate {res.suite}: {res.details.get('rule', res.expectation)} "
+                f"failed (observed {observed}, {res.details.get('kwargs', {})})[/red]"
+            )
 
 
 def _print_verdicts(result: VerifyResult) -> None:
@@ -131,13 +145,21 @@ def runs(limit: int = typer.Option(20, help="How many runs.")) -> None:
 def _register_commands() -> None:
     from verdictflow import (
         cli_calibration,
+        cli_eval,
         cli_experts,
         cli_orchestration,
         cli_retrieval,
         cli_train,
     )
 
-    for module in (cli_retrieval, cli_orchestration, cli_calibration, cli_train, cli_experts):
+    for module in (
+        cli_retrieval,
+        cli_orchestration,
+        cli_calibration,
+        cli_train,
+        cli_experts,
+        cli_eval,
+    ):
         module.register(app)
 
 

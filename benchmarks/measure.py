@@ -1,0 +1,263 @@
+"""What the benchmarks measure with: percentiles, peak memory, a warm Dask cluster, the
+machine, per-stage timings, and the Markdown report."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def percentiles_ms(seconds: Sequence[float]) -> dict[str, float]:
+    """p50, p95 and mean of durations, in milliseconds."""
+    arr = np.asarray(seconds, dtype=np.float64) * 1000
+    if not len(arr):
+        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "mean_ms": float("nan")}
+    return {
+        "p50_ms": round(float(np.percentile(arr, 50)), 1),
+        "p95_ms": round(float(np.percentile(arr, 95)), 1),
+        "mean_ms": round(float(arr.mean()), 1),
+        "n": int(len(arr)),
+    }
+
+
+class PeakRSS:
+    """Samples the resident memory of this process and all its children (Dask workers, the
+    Prefect server) while in the ``with`` block; ``peak_mb`` is the highest sum seen."""
+
+    def __init__(self, interval_s: float = 0.1) -> None:
+        self.interval_s = interval_s
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _total_mb(self) -> float:
+        import psutil
+
+        me = psutil.Process(os.getpid())
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += proc.memory_info().rss
+        return total / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, round(self._total_mb(), 1))
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, round(self._total_mb(), 1))
+
+
+@contextlib.contextmanager
+def warm_cluster(n_workers: int | None) -> Iterator[str | None]:
+    """A LocalCluster kept up for the block, given to the flows as ``dask_address`` so their
+    workers stay warm between runs; yields its address (None when Dask is off)."""
+    from distributed import LocalCluster
+
+    from flows.runtime import local_cluster
+    from verdictflow.config import get_settings, reset_settings
+
+    settings = get_settings()
+    if not settings.dask.use_dask:
+        yield None
+        return
+    before = os.environ.get("VERDICTFLOW_DASK_ADDRESS")
+    # local_cluster gives worker processes this process's Prefect API; threads share it anyway
+    make = local_cluster if settings.dask.processes else LocalCluster
+    with make(
+        n_workers=n_workers or settings.dask.n_workers,
+        threads_per_worker=settings.dask.threads_per_worker,
+        processes=settings.dask.processes,
+        dashboard_address=None,
+    ) as cluster:
+        os.environ["VERDICTFLOW_DASK_ADDRESS"] = cluster.scheduler_address
+        reset_settings()
+        try:
+            yield cluster.scheduler_address
+        finally:
+            if before is None:
+                os.environ.pop("VERDICTFLOW_DASK_ADDRESS", None)
+            else:
+                os.environ["VERDICTFLOW_DASK_ADDRESS"] = before
+            reset_settings()
+
+
+def machine() -> dict[str, Any]:
+    """Cores, memory, GPU, versions, code version and the load when the run started."""
+    import psutil
+    import torch
+
+    from verdictflow.verdicts import code_version
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "gpu": gpu,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "code_version": code_version(),
+        "load_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def settings_summary() -> dict[str, Any]:
+    """The settings that change the figures."""
+    from verdictflow.config import get_settings
+
+    s = get_settings()
+    return {
+        "dask": s.dask.model_dump(),
+        "torch_threads": s.experts.torch_threads,
+        "gate_top_k": s.experts.gate_top_k,
+        "top_k": s.retrieval.top_k,
+        "fast_path_max_items": getattr(s.verify, "fast_path_max_items", None),
+        "device": s.resolved_device(),
+        "database": s.db_url.split("://")[0],
+    }
+
+
+def _split_all(items, split_claims) -> list:
+    return [claim for item in items for claim in split_claims(item)]
+
+
+def stage_times(records: list[dict]) -> dict[str, float]:
+    """Median milliseconds of each pipeline stage for one item at a time, library calls only
+    (no Prefect): where the single-item latency goes."""
+    from retrieval.evidence import gather_evidence
+    from tasks.scoring import score_claims
+    from tasks.verify import decide_task, persist_batch, repository
+    from verdictflow.claims import split_claims
+    from verdictflow.config import get_settings
+    from verdictflow.inputs import coerce_items
+    from verdictflow.verdicts import group_items
+
+    repo = repository(get_settings().db_url)
+    times: dict[str, list[float]] = {}
+
+    def timed(name: str, fn, *args):
+        t0 = time.perf_counter()
+        value = fn(*args)
+        times.setdefault(name, []).append(time.perf_counter() - t0)
+        return value
+
+    for n, record in enumerate(records):
+        run_id = f"stage-bench-{n}"
+        items, _ = timed("validate", coerce_items, [record])
+        claims = timed("split", _split_all, items, split_claims)
+        timed("open_run", repo.start_run, run_id, "verify", {}, "bench")
+        evidence = timed("evidence", gather_evidence, claims)
+        scores, _ = timed("score", score_claims, claims, evidence)
+        decided = timed("decide", decide_task.fn, claims, evidence, scores)
+        verdicts = group_items(decided)
+        timed("persist", persist_batch.fn, run_id, claims, evidence, scores, verdicts)
+        timed("close_run", repo.finish_run, run_id, "completed", {}, {})
+    return {name: round(1000 * float(np.median(v)), 2) for name, v in times.items()}
+
+
+def _row(name: str, value: Any, target: str = "") -> str:
+    return f"| {name} | {value} | {target} |"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The benchmark report: one table of figures with their targets, then the details."""
+    m, ing, srch, lat = result["machine"], result["ingest"], result["search"], result["latency"]
+    scaling = result["scaling"]
+    batch = scaling.get("batch") or {}
+    lines = [
+        "# verdictflow benchmarks",
+        "",
+        f"{result['when']} · {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, "
+        f"GPU: {m['gpu'] or 'none'} · code `{m['code_version']}` · load average at start "
+        f"{m['load_at_start']}, after {result.get('load_after')} · {result['wall_s']} s",
+        "",
+        "| figure | value | target |",
+        "|---|---|---|",
+        _row("ingest chunks/s", f"{ing['chunks_per_s']} ({ing['chunks']} chunks)"),
+        _row(f"search queries/s ({srch['mode']})", srch["queries_per_s"]),
+        _row("search p50 / p95 ms", f"{srch['p50_ms']} / {srch['p95_ms']}"),
+        _row(
+            f"verify claims/s, {batch.get('items')}-item batch (warm)",
+            batch.get("claims_per_s"),
+        ),
+        _row(
+            "single item p50 / p95 ms, fast path",
+            f"{lat['fast_path']['p50_ms']} / {lat['fast_path']['p95_ms']}",
+            "p50 ≤ 150",
+        ),
+        _row(
+            "single item p50 / p95 ms, full Prefect flow",
+            f"{lat['prefect_flow']['p50_ms']} / {lat['prefect_flow']['p95_ms']}",
+        ),
+        _row(
+            f"peak memory of the {batch.get('items')}-item run (MB, process tree)",
+            batch.get("peak_rss_mb"),
+            "≤ 3072",
+        ),
+    ]
+    experts = result.get("experts")
+    if experts and "error" in experts:
+        lines.append(_row("experts benchmark", f"failed: {experts['error'][:200]}"))
+    elif experts:
+        eff, gating = experts["efficiency"], experts["gating"]
+        lines.append(
+            _row("efficiency ratio (bare / Dask scoring)", eff["efficiency_ratio"], "≥ 0.8")
+        )
+        for name in [k for k in gating if k.startswith(("gated", "all"))]:
+            g = gating[name]
+            lines.append(
+                _row(
+                    f"{name}: pairs scored, wall s, macro-F1, AUROC",
+                    f"{g['pairs_scored']}, {g['wall_s']}, {g['macro_f1']}, "
+                    f"{g.get('auroc_supported', '-')}",
+                )
+            )
+    for name in ("efficiency", "gating"):
+        if experts and f"{name}_source" in experts:
+            note = experts[f"{name}_source"]
+            if f"{name}_error" in experts:
+                note += f" ({experts[f'{name}_error'][:160]})"
+            lines.append(_row(f"{name} data", note))
+    if "claims_per_s_change" in scaling:
+        lines.append(
+            _row(
+                "claims/s change, 1k -> largest batch",
+                f"{100 * scaling['claims_per_s_change']:+.1f} %",
+                "≥ -10 %",
+            )
+        )
+    lines += ["", "## Scaling (end to end, warm cluster)", ""]
+    lines += [
+        "| workers | claims | wall s | claims/s | ms/claim | peak MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    seen = set()
+    for p in scaling["by_size"] + scaling["by_workers"]:
+        key = (p["workers"], p["claims"])
+        if key not in seen:
+            seen.add(key)
+            lines.append(
+                f"| {p['workers']} | {p['claims']} | {p['wall_s']} | {p['claims_per_s']} | "
+                f"{p['ms_per_claim']} | {p['peak_rss_mb']} |"
+            )
+    lines += ["", "## Where a single item's time goes (library stages, ms, median)", ""]
+    lines += ["| " + " | ".join(lat["stages_ms"]) + " |", "|" + "---|" * len(lat["stages_ms"])]
+    lines.append("| " + " | ".join(str(v) for v in lat["stages_ms"].values()) + " |")
+    lines += ["", f"Settings: `{result['settings']}`", ""]
+    return "\n".join(lines)
