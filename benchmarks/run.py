@@ -94,7 +94,9 @@ def _verify_timed(n_items: int, offset: int) -> dict[str, Any]:
         result = flow(path=str(path))
         wall = time.perf_counter() - t0
     claims = result.counts["claims"]
-    if result.status != "completed" or claims < n_items:
+    # quality_failed is a completed run whose batch expectations failed (the synthetic
+    # workload is labelled, and its ECE is what it is): only a failed run is an error here.
+    if result.status == "failed" or claims < n_items:
         raise RuntimeError(f"verify run {result.run_id}: {result.status}, {result.counts}")
     return {
         "items": n_items,
