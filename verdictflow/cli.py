@@ -52,7 +52,8 @@ def _run_verify(path: Path, output: Path | None) -> VerifyResult:
     for error in result.errors:
         console.print(
             f"[yellow]line {error.line} item {error.item_id or '-'}: "
-            f"rule {error.rule}: {error.message}[/yellow]"
+            f"rule {error.rule}: {error.message}[/yellow]",
+            soft_wrap=True,  # one line per error, whatever the terminal width
         )
     return result
 
@@ -65,7 +66,8 @@ def _print_failed_expectations(run_id: str) -> None:
             observed = res.details.get("observed_value", res.unexpected_count)
             console.print(
                 f"[red]quality gate {res.suite}: {res.details.get('rule', res.expectation)} "
-                f"failed (observed {observed}, {res.details.get('kwargs', {})})[/red]"
+                f"failed (observed {observed}, {res.details.get('kwargs', {})})[/red]",
+                soft_wrap=True,
             )
 
 

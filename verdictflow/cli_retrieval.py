@@ -55,7 +55,8 @@ def ingest(
     for failure in result["failures"]:
         console.print(
             f"[yellow]{failure['doc_id']} ({failure['source']}): rule {failure['rule']}: "
-            f"{failure['message']}[/yellow]"
+            f"{failure['message']}[/yellow]",
+            soft_wrap=True,  # one line per failure, whatever the terminal width
         )
     counts = result["counts"]
     table = Table(title=f"ingest {result['run_id']}")
