@@ -123,11 +123,7 @@ class Calibrator:
 
     def save(self, path: Path) -> None:
         """Write the calibrator as JSON (parent folders are created)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True))
-        tmp.replace(path)
+        write_json_atomic(path, self.to_dict())
 
     @classmethod
     def load(cls, path: Path) -> Calibrator:
@@ -276,15 +272,26 @@ def calibration_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, floa
     }
 
 
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON through a temporary file, so a reader never sees half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    tmp.replace(path)
+
+
 def reliability_diagram(
-    probs: np.ndarray | dict[str, np.ndarray],
-    labels: np.ndarray,
+    probs: np.ndarray | dict[str, np.ndarray | tuple[np.ndarray, np.ndarray]],
+    labels: np.ndarray | None,
     path: Path,
     title: str = "",
 ) -> Path:
     """Write a reliability diagram (top-label, equal-mass bins) as a PNG; returns its path.
 
-    ``probs`` may be one array or a mapping of curve name to array (e.g. before / after).
+    ``probs`` may be one array or a mapping of curve name to array (e.g. before / after), all
+    scored against ``labels``; a curve may also bring its own labels as ``(probs, labels)``.
+    Curves with no rows are left out.
     """
     import matplotlib
 
@@ -298,8 +305,11 @@ def reliability_diagram(
     try:
         ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
         for name, curve in curves.items():
-            bins = reliability_bins(curve, labels)
-            ece = expected_calibration_error(curve, labels)
+            curve, curve_labels = curve if isinstance(curve, tuple) else (curve, labels)
+            if len(curve_labels) == 0:
+                continue
+            bins = reliability_bins(curve, curve_labels)
+            ece = expected_calibration_error(curve, curve_labels)
             ax.plot(
                 [c for c, _, _ in bins],
                 [a for _, a, _ in bins],
@@ -311,7 +321,7 @@ def reliability_diagram(
         ax.set_xlabel("confidence (top label)")
         ax.set_ylabel("accuracy")
         ax.set_title(title or "Reliability diagram")
-        ax.legend(loc="upper left")
+        ax.legend(loc="upper left", fontsize="small")
         fig.tight_layout()
         fig.savefig(path)
     finally:

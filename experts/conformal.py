@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from experts.calibration import _as_labels, _as_probs, data_hash
+from experts.calibration import _as_labels, _as_probs, data_hash, write_json_atomic
 from verdictflow.config import get_settings
 
 
@@ -86,11 +86,7 @@ class ConformalPredictor:
     def save(self, path: Path) -> None:
         """Write as JSON (parent folders are created)."""
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True))
-        tmp.replace(path)
+        write_json_atomic(path, self.to_dict())
 
     @classmethod
     def load(cls, path: Path) -> ConformalPredictor:

@@ -206,40 +206,9 @@ def roc_curve_png(curves: dict[str, tuple[Any, Any]], path: Path, title: str = "
 
 
 def reliability_png(curves: dict[str, tuple[Any, Any]], path: Path, title: str = "") -> Path:
-    """Write a reliability diagram with one curve per name: (probs [n, 3], labels [n]).
+    """A reliability diagram with one curve per name: (probs [n, 3], labels [n]).
 
-    Uses ``experts.calibration``'s top-label equal-mass bins, so it matches the ECE figures."""
-    import matplotlib
+    Drawn by ``experts.calibration.reliability_diagram``, so it matches the ECE figures."""
+    from experts.calibration import reliability_diagram
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from experts.calibration import reliability_bins
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    try:
-        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
-        for name, (probs, labels) in curves.items():
-            if len(labels) == 0:
-                continue
-            bins = reliability_bins(probs, labels)
-            ece = expected_calibration_error(probs, labels)
-            ax.plot(
-                [c for c, _, _ in bins],
-                [a for _, a, _ in bins],
-                marker="o",
-                label=f"{name} (ECE {ece:.3f})",
-            )
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.set_xlabel("confidence (top label)")
-        ax.set_ylabel("accuracy")
-        ax.set_title(title or "Reliability diagram")
-        ax.legend(loc="upper left", fontsize="small")
-        fig.tight_layout()
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
-    return path
+    return reliability_diagram(curves, None, path, title)
