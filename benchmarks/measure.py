@@ -141,14 +141,15 @@ def stage_times(records: list[dict]) -> dict[str, float]:
     """Median milliseconds of each pipeline stage for one item at a time, library calls only
     (no Prefect): where the single-item latency goes."""
     from retrieval.evidence import gather_evidence
+    from tasks.common import repository_for
     from tasks.scoring import score_claims
-    from tasks.verify import decide_task, persist_batch, repository
+    from tasks.verify import decide_task, persist_batch
     from verdictflow.claims import split_claims
     from verdictflow.config import get_settings
     from verdictflow.inputs import coerce_items
     from verdictflow.verdicts import group_items
 
-    repo = repository(get_settings().db_url)
+    repo = repository_for(get_settings().db_url)
     times: dict[str, list[float]] = {}
 
     def timed(name: str, fn, *args):

@@ -8,8 +8,6 @@ from typing import Any
 import numpy as np
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from experts.calibration_data import load_labelled, rows_to_claims
 from experts.calibration_fit import (
@@ -18,15 +16,12 @@ from experts.calibration_fit import (
     save_calibration,
     score_arrays,
 )
+from tasks.common import data_task_options
 from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, ClaimScore, Evidence
 
 _SETTINGS = get_settings()
-_OPTIONS: dict[str, Any] = {
-    "cache_policy": NO_CACHE,
-    "retries": _SETTINGS.verify.task_retries,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=_SETTINGS.verify.task_retry_delay_s),
-}
+_OPTIONS = data_task_options()
 
 
 @task(name="load-labelled", **_OPTIONS)

@@ -9,21 +9,15 @@ from typing import Any
 import numpy as np
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from experts import evaluation as ev
 from experts.metrics import in_task_space, reliability_png, roc_curve_png
-from tasks.verify import current_repository
+from tasks.common import current_repository, data_task_options
 from verdictflow.config import get_settings
 from verdictflow.contracts import InputError, ItemVerdict
 
 _SETTINGS = get_settings()
-_OPTIONS: dict[str, Any] = {
-    "cache_policy": NO_CACHE,
-    "retries": _SETTINGS.verify.task_retries,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=_SETTINGS.verify.task_retry_delay_s),
-}
+_OPTIONS = data_task_options()
 
 
 @task(name="load-eval-data", **_OPTIONS)

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
-from prefect.tasks import exponential_backoff
 
 from retrieval.ingest import (
     DocumentChange,
@@ -20,7 +16,7 @@ from retrieval.ingest import (
 )
 from retrieval.loaders import Document, LoadResult, load_documents
 from retrieval.store import ChunkStore
-from storage.repository import Repository
+from tasks.common import current_repository, data_task_options
 from verdictflow.config import get_settings
 from verdictflow.contracts import DocumentRecord
 
@@ -29,29 +25,13 @@ RESOURCE_PREFIX = "verdictflow.document."
 
 _settings = get_settings().verify
 # Ingest tasks write state and carry whole documents: no input hashing, no caching.
-_OPTS = {
-    "cache_policy": NO_CACHE,
-    "retries": _settings.task_retries,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=_settings.task_retry_delay_s),
-}
-
-
-@functools.lru_cache(maxsize=4)
-def _repository(url: str) -> Repository:
-    repo = Repository(url)
-    repo.upgrade()
-    return repo
-
-
-def repository() -> Repository:
-    """The repository of the configured database (one per process, migrated)."""
-    return _repository(get_settings().db_url)
+_OPTS = data_task_options()
 
 
 @task(name="start-ingest-run", **_OPTS)
 def start_run_task(run_id: str, parameters: dict, code_version: str) -> bool:
     """Record the ingest run as running."""
-    return repository().start_run(run_id, "ingest", parameters, code_version)
+    return current_repository().start_run(run_id, "ingest", parameters, code_version)
 
 
 @task(name="load-documents", **_OPTS)
@@ -92,7 +72,7 @@ def record_documents_task(
 ) -> list[DocumentRecord]:
     """Store each document's hash, source and status (failed ones with their error)."""
     records = document_records(plan, plan.accepted, n_chunks)
-    repo = repository()
+    repo = current_repository()
     repo.upsert_documents(records)
     repo.mark_documents_deleted(deleted)
     return records
@@ -101,7 +81,7 @@ def record_documents_task(
 @task(name="unrecorded-changes", **_OPTS)
 def unrecorded_changes_task(plan: IngestPlan, paths: list[str]) -> list[DocumentChange]:
     """Changes already in the store that storage never recorded (a run that died midway)."""
-    return unrecorded_changes(plan, repository().get_documents(), paths)
+    return unrecorded_changes(plan, current_repository().get_documents(), paths)
 
 
 @task(name="emit-document-events", **_OPTS)
@@ -129,4 +109,4 @@ def emit_changes_task(changes: list[DocumentChange], run_id: str) -> int:
 @task(name="finish-ingest-run", **_OPTS)
 def finish_run_task(run_id: str, status: str, counts: dict, timings: dict) -> None:
     """Record the ingest run's outcome."""
-    repository().finish_run(run_id, status, counts, timings)
+    current_repository().finish_run(run_id, status, counts, timings)

@@ -8,8 +8,8 @@ from prefect.cache_policies import NO_CACHE
 
 from deployments import datasets
 from deployments import reprocess as rp
+from tasks.common import current_repository
 from tasks.retrying import task_retry_options
-from tasks.verify import current_repository
 from verdictflow.contracts import InputError, Item
 
 _OPTIONS = {"cache_policy": NO_CACHE, **task_retry_options()}

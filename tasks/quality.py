@@ -6,8 +6,6 @@ from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from quality.gates import (
     GateOutcome,
@@ -17,16 +15,13 @@ from quality.gates import (
     check_outputs,
     quality_artifact_markdown,
 )
+from tasks.common import data_task_options
 from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, Evidence, Item, ItemVerdict, QualityResult
 
 _SETTINGS = get_settings()
 # Inputs are large lists of records: no input hashing, results are returned directly.
-_OPTIONS: dict[str, Any] = {
-    "cache_policy": NO_CACHE,
-    "retries": _SETTINGS.verify.task_retries,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=_SETTINGS.verify.task_retry_delay_s),
-}
+_OPTIONS = data_task_options()
 
 
 def _publish(gate: str, outcome: GateOutcome, artifact: bool) -> GateOutcome:

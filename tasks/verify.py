@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-
 from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from experts.calibration import load_calibrator
 from experts.conformal import load_conformal
 from experts.uncertainty import decide
 from quality.outcome import GateOutcome, quarantine_errors
 from retrieval.evidence import gather_evidence
-from storage.repository import Repository
+from tasks.common import current_repository, data_task_options
 from tasks.quality import all_results, quality_report
 from verdictflow.claims import split_claims
-from verdictflow.config import get_settings
 from verdictflow.contracts import (
     Claim,
     ClaimScore,
@@ -30,22 +26,7 @@ from verdictflow.contracts import (
 from verdictflow.inputs import coerce_items, read_jsonl
 from verdictflow.verdicts import no_evidence_verdict
 
-_RETRIES = get_settings().verify.task_retries
-_BACKOFF = exponential_backoff(backoff_factor=get_settings().verify.task_retry_delay_s)
-# Data-heavy tasks skip input hashing: their inputs are large and results are persisted by us.
-_HEAVY = {"cache_policy": NO_CACHE, "retries": _RETRIES, "retry_delay_seconds": _BACKOFF}
-
-
-@functools.lru_cache(maxsize=4)
-def repository(url: str) -> Repository:
-    """One repository (engine, pool) per process and database."""
-    repo = Repository(url)
-    repo.upgrade()
-    return repo
-
-
-def current_repository() -> Repository:
-    return repository(get_settings().db_url)
+_HEAVY = data_task_options()
 
 
 @task(name="read-items", **_HEAVY)
@@ -159,7 +140,9 @@ def load_verdicts(run_id: str) -> list[ItemVerdict]:
     return current_repository().load_item_verdicts(run_id)
 
 
-@task(name="close-run", retries=_RETRIES, retry_delay_seconds=_BACKOFF)
+@task(
+    name="close-run", retries=_HEAVY["retries"], retry_delay_seconds=_HEAVY["retry_delay_seconds"]
+)
 def close_run(run_id: str, status: str, counts: dict, timings: dict) -> None:
     """Mark the run finished with its counts and timings."""
     current_repository().finish_run(run_id, status, counts, timings)

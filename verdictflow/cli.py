@@ -59,7 +59,7 @@ def _run_verify(path: Path, output: Path | None) -> VerifyResult:
 
 
 def _print_failed_expectations(run_id: str) -> None:
-    from tasks.verify import current_repository
+    from tasks.common import current_repository
 
     for res in current_repository().load_quality_results(run_id):
         if not res.success:

@@ -33,7 +33,7 @@ def _flow_runs() -> int:
 @pytest.mark.slow
 def test_one_item_takes_the_fast_path_and_matches_the_flow(prefect_harness, local_home):
     from flows.verify import verify_items
-    from tasks.verify import current_repository
+    from tasks.common import current_repository
 
     before = _flow_runs()
     fast = verify_items(items=[_item(2)])

@@ -14,9 +14,8 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import PG_ADMIN_URL, fresh_database
 from tests.deployments.corpus import write_jsonl
-from tests.deployments.pg import fresh_database
 from verdictflow.config import reset_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(600)]
@@ -52,9 +51,9 @@ def database(monkeypatch: pytest.MonkeyPatch, prefix: str) -> Iterator[str]:
 
 
 def _snapshot(url: str) -> tuple[dict, list]:
-    from tasks.verify import repository
+    from tasks.common import repository_for
 
-    repo = repository(url)
+    repo = repository_for(url)
     [run] = repo.list_runs(kind="verify")
     verdicts = [v.model_dump() for v in repo.load_item_verdicts(run["run_id"])]
     counts = repo.table_counts()
@@ -66,9 +65,9 @@ class ConnectionKiller:
     """Terminates the backend of a connection as it inserts claim verdicts (a real drop)."""
 
     def __init__(self, url: str, skip: int, kills: int) -> None:
-        from tasks.verify import repository
+        from tasks.common import repository_for
 
-        self.engine = repository(url).engine
+        self.engine = repository_for(url).engine
         self.admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         self.skip, self.kills, self.seen, self.killed = skip, kills, 0, 0
         sa.event.listen(self.engine, "before_cursor_execute", self)
@@ -122,9 +121,9 @@ def test_dropped_connections_lose_and_double_nothing(prefect_harness, dataset, m
         finally:
             killer.remove()
         assert killer.killed >= 1
-        from tasks.verify import repository
+        from tasks.common import repository_for
 
-        halfway = repository(url).table_counts()
+        halfway = repository_for(url).table_counts()
         assert 0 < halfway["claim_verdicts"] < reference[0]["claim_verdicts"]
         result = verify_dataset(source)
         assert result.status == "completed"

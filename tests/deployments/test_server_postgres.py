@@ -8,8 +8,8 @@ import sys
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import fresh_database
 from tests.deployments.corpus import write_jsonl
-from tests.deployments.pg import fresh_database
 from tests.deployments.servers import REPO, client_env, prefect_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(600)]

@@ -34,7 +34,7 @@ def local_home(home, monkeypatch):
 
 
 def _repo():
-    from tasks.verify import current_repository
+    from tasks.common import current_repository
 
     return current_repository()
 

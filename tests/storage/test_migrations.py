@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,10 +13,7 @@ from alembic import command
 from storage.migrate import alembic_config, current_revision, head_revision, schema_diff, upgrade
 from storage.models import Base
 from storage.repository import Repository
-
-PG_ADMIN_URL = os.environ.get(
-    "VERDICTFLOW_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+from tests.conftest import fresh_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -27,16 +22,8 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
-    name = f"verdictflow_mig_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("verdictflow_mig") as url:
+        yield url
 
 
 def test_upgrade_creates_exactly_the_models_schema(fresh_url: str) -> None:
