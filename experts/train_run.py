@@ -26,13 +26,17 @@ from verdictflow.config import get_settings
 
 
 def frames_for(spec: ExpertSpec, parts: dict[str, dict[str, pd.DataFrame]]) -> dict:
-    """Train/dev/test frames of ``spec`` with a ``dataset`` column."""
+    """Train/dev/test frames of ``spec`` with a ``dataset`` column (train rows capped per set)."""
+    caps = dict(spec.train_caps)
+    seed = get_settings().training.seed
     out = {}
     for split in vdata.SPLITS:
-        frames = [
-            parts[name][split][["evidence", "claim", "label"]].assign(dataset=name)
-            for name in spec.datasets
-        ]
+        frames = []
+        for name in spec.datasets:
+            part = parts[name][split][["evidence", "claim", "label"]].assign(dataset=name)
+            if split == "train":
+                part = sample_eval(part, caps.get(name), seed)
+            frames.append(part)
         out[split] = pd.concat(frames, ignore_index=True)
     return out
 

@@ -23,6 +23,7 @@ from experts.expert_io import (  # noqa: F401  (re-exported: the training API in
     build_model,
     collate,
     encode_pairs,
+    freeze_lower,
     load_expert,
     p_supported,
     predict_proba,
@@ -47,16 +48,6 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def freeze_lower(model, frozen_layers: int) -> None:
-    """Freeze the embeddings and the lowest ``frozen_layers`` encoder layers."""
-    encoder = model.base_model
-    for p in encoder.embeddings.parameters():
-        p.requires_grad = False
-    for layer in encoder.encoder.layer[:frozen_layers]:
-        for p in layer.parameters():
-            p.requires_grad = False
 
 
 def target_ids(labels: Sequence[str], model_labels: Sequence[str]) -> np.ndarray:
@@ -108,6 +99,24 @@ def pair_loss(logits, targets, weights):
     return (nll * w).sum() / w.sum()
 
 
+def length_grouped_order(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, pool_batches: int = 50
+) -> np.ndarray:
+    """A shuffled epoch order whose batches hold pairs of similar length (less padding).
+
+    Pools of ``pool_batches`` batches are sorted by length and cut into batches; the batches
+    are then shuffled, so each epoch still sees the data in a random order.
+    """
+    order = rng.permutation(len(lengths))
+    pool = batch_size * pool_batches
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = order[start : start + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return np.concatenate([batches[i] for i in rng.permutation(len(batches))])
+
+
 def _sample_rows(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     if n is None or len(df) <= n:
         return df.reset_index(drop=True)
@@ -156,7 +165,11 @@ def train_expert(
     total = cfg.max_steps
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
     rng = np.random.default_rng(cfg.seed)
-    orders = [rng.permutation(len(features)) for _ in range(math.ceil(total / steps_per_epoch))]
+    lengths = np.array([len(f["input_ids"]) for f in features])
+    orders = [
+        length_grouped_order(lengths, cfg.batch_size, rng)
+        for _ in range(math.ceil(total / steps_per_epoch))
+    ]
 
     result = TrainResult(name=name, steps=0, best_step=0, best_dev=-1.0)
     best_state = None

@@ -168,7 +168,7 @@ def verify_inline(
             "outputs": validate_outputs.fn(verdicts, [i.id for i in valid], artifact=False),
             "batch": validate_batch.fn(verdicts, _labels(valid), artifact=False),
         }
-        save_quality.fn(run_id, outcomes)
+        save_quality.fn(run_id, outcomes, artifact=False)
         status = run_status(outcomes["batch"], status)
     counts = _counts(valid, errors, verdicts)
     close_run.fn(run_id, status, counts, {**_elapsed(started), "fast_path": True})

@@ -126,11 +126,16 @@ def validate_frame(
         batch = _batch_definition(f"{suite}-{frame_name}").get_batch(
             batch_parameters={"dataframe": frame}
         )
-        outcome = batch.validate(
-            gx_suite,
-            result_format={"result_format": "COMPLETE"},
-            expectation_parameters=parameters,
-        )
+        # BASIC costs ~40 % less than COMPLETE; the row indices of broken rules (to name the
+        # records) are only needed when something failed, so only then is COMPLETE run.
+        for result_format in ("BASIC", "COMPLETE"):
+            outcome = batch.validate(
+                gx_suite,
+                result_format={"result_format": result_format},
+                expectation_parameters=parameters,
+            )
+            if outcome.success:
+                break
     order = {c.rule: i for i, c in enumerate(checks)}
     ranked = sorted(
         outcome.results, key=lambda r: order.get((r.expectation_config.meta or {}).get("rule"), 0)

@@ -121,7 +121,10 @@ class TrainingSettings(BaseModel):
     dev_fraction: float = Field(0.1, description="Share of groups (pages, documents) in dev.")
     test_fraction: float = Field(0.1, description="Share of groups in test.")
     max_length: int = Field(128, description="Token limit of an (evidence, claim) pair.")
-    long_max_length: int = Field(128, description="Token limit for the long-sources expert.")
+    long_max_length: int = Field(192, description="Token limit for the long-sources expert.")
+    excerpt_words: int = Field(
+        110, description="Summarisation documents are cut to this many claim-relevant words."
+    )
     batch_size: int = 32
     learning_rate: float = 5e-5
     warmup_ratio: float = 0.08

@@ -42,7 +42,7 @@ def test_benchmarks_run_on_a_tiny_workload_and_write_json_and_markdown(
     assert sorted(by_size) == [6, 12]
     assert all(p["workers"] == 2 and p["claims_per_s"] > 0 for p in by_size.values())
     assert sorted(p["workers"] for p in written["scaling"]["by_workers"]) == [1, 2]
-    assert written["scaling"]["batch"]["peak_rss_mb"] > 100  # a Python process with torch
+    assert written["scaling"]["batch"]["peak_mb"] > 100  # a Python process with torch
     assert "| figure | value | target |" in markdown and "fast path" in markdown
     assert result["paths"]["json"].endswith("bench.json")
     # the run's own home is dropped afterwards: the caller's settings are back

@@ -188,3 +188,33 @@ def test_load_vitaminc_from_bigbench_archive() -> None:
     parts = data.splits(df, "page")
     assert not set(parts["train"]["page"]) & set(parts["test"]["page"])
     assert df["page"].nunique() > 1000
+
+
+@pytest.mark.parametrize("kind", ["dialogue", "summarization"])
+def test_every_halueval_kind_loses_its_length_shortcut(kind: str) -> None:
+    """Hallucinated responses and summaries are longer too (AUROC 0.70 / 0.75 raw)."""
+    df = data.load_halueval(kind, cache_dir=TEST_DATA_DIR)
+    assert len(df) > 10_000 and abs(data.length_auroc(df) - 0.5) < 0.02
+    counts = df["label"].value_counts()
+    assert counts["supported"] == counts["not_supported"]
+    if kind == "summarization":  # documents are cut to the claim-relevant sentences
+        words = df["evidence"].str.split().str.len()
+        assert words.median() <= 130 and words.max() < 400
+
+
+def test_excerpt_keeps_the_relevant_sentences_in_order() -> None:
+    from experts.text import excerpt
+
+    doc = (
+        "The council met on Monday. Rain fell all week in the valley. "
+        "The bridge over the Arno reopened after repairs costing 4 million euros. "
+        "Children played in the square. The mayor praised the engineers who rebuilt the bridge."
+    )
+    claim = "The Arno bridge reopened after 4 million euros of repairs, the mayor said."
+    assert excerpt(doc, claim, max_words=22) == (
+        "The bridge over the Arno reopened after repairs costing 4 million euros. "
+        "The mayor praised the engineers who rebuilt the bridge."
+    )
+    # Room left over goes to the next sentences that fit, still in document order.
+    assert excerpt(doc, claim, max_words=27).startswith("The council met on Monday. The bridge")
+    assert excerpt(doc, claim, max_words=500) == doc  # short enough already

@@ -112,3 +112,12 @@ def test_bad_labels_are_named() -> None:
     )
     with pytest.raises(ValueError, match="labelled pair 1: label 'maybe'"):
         label_indices(["supported", "maybe"])
+
+
+def test_two_class_labels_credit_any_label_but_supported() -> None:
+    from experts.gate_training import NOT_SUPPORTED
+
+    labels = torch.from_numpy(label_indices(["not_supported"], not_supported=NOT_SUPPORTED))
+    outputs = torch.tensor([[[0.1, 0.6, 0.3], [0.1, 0.3, 0.6]]])  # both experts: 0.9 not sup.
+    _, nll, _ = mixture_loss(torch.zeros(1, 2), outputs, labels, 2, 0.0)
+    assert torch.isclose(nll, -torch.log(torch.tensor(0.9)), atol=1e-6)
