@@ -27,14 +27,14 @@ def _flow_runs() -> int:
     from prefect import get_client
 
     with get_client(sync_client=True) as client:
-        return len(client.read_flow_runs(limit=200))
+        return client.count_flow_runs()  # a count: a listing is capped at 200 rows
 
 
 def _artifacts() -> int:
     from prefect import get_client
 
     with get_client(sync_client=True) as client:
-        return len(client.read_artifacts(limit=500))
+        return client.request("POST", "/artifacts/count", json={}).json()
 
 
 @pytest.mark.slow
