@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from prefect import Flow, flow
@@ -149,10 +150,15 @@ def verify_inline(
     done = open_run.fn(run_id, parameters, code_version(), valid, errors)
     claims: list[Claim] = []
     evidence: dict[str, list[Evidence]] = {}
+    evidence_gate: Future | None = None
     try:
         claims = [c for c in split_claims_task.fn(valid) if c.claim_id not in done]
         if claims:
             evidence = gather_evidence_task.fn(claims)
+            if gates:  # runs while the experts score (torch releases the GIL)
+                evidence_gate = _GATE_POOL.submit(
+                    validate_evidence.fn, claims, evidence, artifact=False
+                )
             scores, _routing = score_claims(claims, evidence)
             verdicts = group_items(decide_task.fn(claims, evidence, scores))
             persist_batch.fn(run_id, claims, evidence, scores, verdicts)
@@ -164,7 +170,9 @@ def verify_inline(
     if gates:
         outcomes = {
             "inputs": inputs_gate,
-            "evidence": validate_evidence.fn(claims, evidence, artifact=False),
+            "evidence": evidence_gate.result()
+            if evidence_gate
+            else validate_evidence.fn(claims, evidence, artifact=False),
             "outputs": validate_outputs.fn(verdicts, [i.id for i in valid], artifact=False),
             "batch": validate_batch.fn(verdicts, _labels(valid), artifact=False),
         }
@@ -177,6 +185,7 @@ def verify_inline(
     )
 
 
+_GATE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verdictflow-gates")
 verify_items = FastPathFlow.wrap(verify_items, verify_inline)
 
 

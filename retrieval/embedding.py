@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,19 +43,66 @@ def load_tokenizer(model_path: str | None = None):
     return AutoTokenizer.from_pretrained(path)
 
 
+class _VectorCache:
+    """Vectors of recently embedded texts (LRU): evidence, the gate and the similarity
+    expert embed the same claims and chunks, so each is encoded once per process."""
+
+    def __init__(self) -> None:
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, texts: Sequence[str]) -> list[np.ndarray | None]:
+        with self._lock:
+            out = []
+            for text in texts:
+                vec = self._vectors.get(text)
+                if vec is not None:
+                    self._vectors.move_to_end(text)
+                out.append(vec)
+            return out
+
+    def put(self, texts: Sequence[str], vectors: np.ndarray, size: int) -> None:
+        with self._lock:
+            for text, vec in zip(texts, vectors, strict=True):
+                self._vectors[text] = np.array(vec, copy=True)  # not a view of the batch
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > size:
+                self._vectors.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._vectors.clear()
+
+
+vector_cache = _VectorCache()
+
+
 def embed_texts(texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-    """Normalised float32 embeddings, shape [n, 384]."""
+    """Normalised float32 embeddings, shape [n, 384]; texts seen recently come from the
+    cache (``settings.retrieval.embed_cache_size``), each new text is encoded once."""
     if not texts:
         return np.zeros((0, embedding_dim()), dtype=np.float32)
-    model = load_embedder()
-    vectors = model.encode(
-        list(texts),
-        batch_size=batch_size or get_settings().retrieval.embed_batch_size,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
-    return vectors.astype(np.float32, copy=False)
+    settings = get_settings().retrieval
+    texts = list(texts)
+    size = settings.embed_cache_size
+    cached = vector_cache.get(texts) if size else [None] * len(texts)
+    missing = list(dict.fromkeys(t for t, v in zip(texts, cached, strict=True) if v is None))
+    fresh: dict[str, np.ndarray] = {}
+    if missing:
+        vectors = load_embedder().encode(
+            missing,
+            batch_size=batch_size or settings.embed_batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        vectors = vectors.astype(np.float32, copy=False)
+        fresh = dict(zip(missing, vectors, strict=True))
+        if size:
+            vector_cache.put(missing, vectors, size)
+    return np.stack(
+        [v if v is not None else fresh[t] for t, v in zip(texts, cached, strict=True)]
+    ).astype(np.float32, copy=False)
 
 
 def embedding_dim() -> int:

@@ -19,17 +19,25 @@ def context_doc_id(item_id: str) -> str:
     return f"context:{item_id}"
 
 
-def _rank_context(
-    claims: Sequence[Claim], claim_vectors: np.ndarray, k: int
-) -> dict[str, list[Evidence]]:
-    """Top-k chunks of each claim's own context by cosine similarity."""
+def _context_chunks(claims: Sequence[Claim]) -> dict[tuple[str, str], list[Chunk]]:
+    """The chunks of each (item, context) the claims come from."""
     chunks_of: dict[tuple[str, str], list[Chunk]] = {}
     for claim in claims:
         key = (claim.item_id, claim.context or "")
         if key not in chunks_of:
             chunks_of[key] = chunk_text(claim.context or "", context_doc_id(claim.item_id))
-    flat = [c for chunks in chunks_of.values() for c in chunks]
-    vectors = embed_texts([c.text for c in flat])
+    return chunks_of
+
+
+def _rank_context(
+    claims: Sequence[Claim],
+    claim_vectors: np.ndarray,
+    k: int,
+    chunks_of: dict[tuple[str, str], list[Chunk]],
+    vectors: np.ndarray,
+) -> dict[str, list[Evidence]]:
+    """Top-k chunks of each claim's own context by cosine similarity (``vectors``: the
+    chunks' embeddings, in ``chunks_of`` order)."""
     offsets: dict[tuple[str, str], int] = {}
     pos = 0
     for key, chunks in chunks_of.items():
@@ -87,10 +95,15 @@ def gather_evidence(
     out: dict[str, list[Evidence]] = {c.claim_id: [] for c in claims}
     if not claims:
         return out
-    vectors = embed_texts([c.text for c in claims])
     with_ctx = [i for i, c in enumerate(claims) if c.context and c.context.strip()]
+    chunks_of = _context_chunks([claims[i] for i in with_ctx])
+    # One encoder pass for the claims and their contexts' chunks (the rest hits the cache).
+    texts = [c.text for c in claims]
+    both = embed_texts(texts + [c.text for cs in chunks_of.values() for c in cs])
+    vectors, chunk_vectors = both[: len(texts)], both[len(texts) :]
     if with_ctx:
-        out.update(_rank_context([claims[i] for i in with_ctx], vectors[with_ctx], k))
+        ctx_claims = [claims[i] for i in with_ctx]
+        out.update(_rank_context(ctx_claims, vectors[with_ctx], k, chunks_of, chunk_vectors))
     ctx_set = set(with_ctx)
     corpus_idx = [i for i in range(len(claims)) if add_corpus or i not in ctx_set]
     if corpus_idx:

@@ -27,6 +27,9 @@ class RetrievalSettings(BaseModel):
     chunk_tokens: int = Field(128, description="Token budget of a chunk (embedding tokenizer).")
     chunk_overlap_tokens: int = Field(24, description="Tokens shared by neighbouring chunks.")
     embed_batch_size: int = 64
+    embed_cache_size: int = Field(
+        20_000, description="Texts whose vectors are kept per process (LRU); 0: no cache."
+    )
     top_k: int = Field(5, description="Evidence chunks retrieved per claim.")
     search_mode: Literal["vector", "fts", "hybrid"] = "hybrid"
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
