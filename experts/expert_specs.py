@@ -24,6 +24,7 @@ class ExpertSpec:
     description: str = ""
     train_caps: tuple[tuple[str, int], ...] = ()  # (data set, most training rows used)
     frozen_layers: int | None = None  # None: settings.training.frozen_layers
+    swapped_evidence: float = 0.0  # share of supported train rows re-used with wrong evidence
 
 
 EXPERT_SPECS: dict[str, ExpertSpec] = {
@@ -50,6 +51,7 @@ EXPERT_SPECS: dict[str, ExpertSpec] = {
         BINARY_LABELS,
         ("qa", "answer"),
         description="Answers to questions (HaluEval QA, shortcut removed).",
+        swapped_evidence=0.5,
     ),
     "long_sources": ExpertSpec(
         "long_sources",
@@ -57,6 +59,7 @@ EXPERT_SPECS: dict[str, ExpertSpec] = {
         BINARY_LABELS,
         ("summary", "dialogue", "long_source"),
         long_inputs=True,
+        swapped_evidence=0.5,
         description="Claims checked against long sources: summaries and dialogue responses.",
     ),
 }
@@ -79,6 +82,7 @@ class TrainConfig:
     threads: int
     seed: int
     time_budget_s: float | None = None
+    group_by_length: bool = True
     num_layers: int | None = None
     max_train_pairs: int | None = None
 
@@ -114,6 +118,9 @@ class TrainConfig:
             cfg.dev_pairs = min(cfg.dev_pairs, 200)
             cfg.learning_rate = t.quick_learning_rate
             cfg.time_budget_s = None
+            # 400 pairs are one length pool, where a length that differs by label (as in
+            # the tests' synthetic data) would make one-label batches.
+            cfg.group_by_length = False
         return cfg
 
 

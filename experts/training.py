@@ -105,7 +105,8 @@ def length_grouped_order(
     """A shuffled epoch order whose batches hold pairs of similar length (less padding).
 
     Pools of ``pool_batches`` batches are sorted by length and cut into batches; the batches
-    are then shuffled, so each epoch still sees the data in a random order.
+    are then shuffled, so each epoch still sees the data in a random order. It assumes length
+    does not predict the label (the loaders balance HaluEval per length for that reason).
     """
     order = rng.permutation(len(lengths))
     pool = batch_size * pool_batches
@@ -168,6 +169,8 @@ def train_expert(
     lengths = np.array([len(f["input_ids"]) for f in features])
     orders = [
         length_grouped_order(lengths, cfg.batch_size, rng)
+        if cfg.group_by_length
+        else rng.permutation(len(features))
         for _ in range(math.ceil(total / steps_per_epoch))
     ]
 

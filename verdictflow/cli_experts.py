@@ -67,12 +67,22 @@ def register(app: typer.Typer) -> None:
         k: Annotated[int | None, typer.Option(help="Experts per pair.")] = None,
         epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
         registry: Annotated[str | None, typer.Option(help="Registry YAML.")] = None,
+        path: Annotated[
+            str | None,
+            typer.Option(help="Where to save; default HOME/models/gate.pt (models/gate.pt ships)."),
+        ] = None,
     ) -> None:
         """Train the gate on labelled pairs (the train_gate flow) and save a new version."""
         from flows.train_gate import train_gate_flow
 
         result = train_gate_flow(
-            source=source, split=split, max_pairs=max_pairs, k=k, epochs=epochs, registry=registry
+            source=source,
+            split=split,
+            max_pairs=max_pairs,
+            k=k,
+            epochs=epochs,
+            registry=registry,
+            path=path,
         )
         result.pop("losses", None)
         typer.echo(json.dumps(result, indent=2))

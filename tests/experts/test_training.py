@@ -228,3 +228,18 @@ def test_cli_quick_training_runs_the_flow_and_ships_an_expert(
     assert meta["labels"] == ["supported", "not_supported"]
     assert (home / "models" / "checkpoints" / "qa-quick" / "last.pt").exists()
     assert not list(out.glob("**/*.pt"))
+
+
+def test_length_grouped_order_is_a_shuffled_permutation_of_similar_length_batches() -> None:
+    from experts.training import length_grouped_order
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 128, size=1000)
+    order = length_grouped_order(lengths, 8, np.random.default_rng(1), pool_batches=25)
+    assert sorted(order.tolist()) == list(range(1000))
+    batches = [lengths[order[i : i + 8]] for i in range(0, 1000, 8)]
+    spread = np.mean([b.max() - b.min() for b in batches])
+    random_spread = np.mean([b.max() - b.min() for b in np.array_split(lengths, 125)])
+    assert spread < 0.2 * random_spread  # far less padding than random batches
+    firsts = [int(b.max()) for b in batches[:20]]
+    assert firsts != sorted(firsts)  # batch order is shuffled, not longest-first
