@@ -226,30 +226,6 @@ def splits(
     }
 
 
-def swapped_evidence(df: pd.DataFrame, group_col: str, fraction: float, seed: int) -> pd.DataFrame:
-    """Evidence-swapped negatives: a ``fraction`` of the supported rows, each paired with
-    the evidence of a row from another group and labelled ``not_supported``.
-
-    HaluEval's texts carry style: claim text alone scores AUROC 0.80 / 0.86 / 0.95 (QA /
-    dialogue / summarisation, TF-IDF + logistic regression). With the same right claims
-    also shown against the wrong evidence, only the evidence tells the two labels apart.
-    """
-    pos = df[df["label"] == "supported"]
-    n = int(round(fraction * len(pos)))
-    if n == 0 or df[group_col].nunique() < 2:
-        return df.iloc[0:0]
-    rng = np.random.default_rng(seed)
-    rows = pos.iloc[rng.choice(len(pos), n, replace=False)].reset_index(drop=True)
-    donors = df.iloc[rng.integers(0, len(df), n)].reset_index(drop=True)
-    same = (donors[group_col].to_numpy() == rows[group_col].to_numpy()) | (
-        donors["evidence"].to_numpy() == rows["evidence"].to_numpy()
-    )
-    rows = rows[~same].copy()
-    rows["evidence"] = donors.loc[~same, "evidence"].to_numpy()
-    rows["label"] = "not_supported"
-    return rows.reset_index(drop=True)
-
-
 def split_hash(df: pd.DataFrame) -> str:
     """sha256 over the rows (evidence, claim, label) in order."""
     h = hashlib.sha256()

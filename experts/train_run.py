@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experts import augment
 from experts import data as vdata
 from experts.training import (
     EXPERT_SPECS,
@@ -40,7 +41,7 @@ def frames_for(spec: ExpertSpec, parts: dict[str, dict[str, pd.DataFrame]]) -> d
                 if spec.swapped_evidence:
                     full = parts[name][split]
                     col = "group" if "group" in full.columns else "page"
-                    extra = vdata.swapped_evidence(full, col, spec.swapped_evidence, seed)
+                    extra = augment.swapped_evidence(full, col, spec.swapped_evidence, seed)
                     part = pd.concat(
                         [part, extra[["evidence", "claim", "label"]].assign(dataset=name)],
                         ignore_index=True,

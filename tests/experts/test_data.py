@@ -218,20 +218,3 @@ def test_excerpt_keeps_the_relevant_sentences_in_order() -> None:
     # Room left over goes to the next sentences that fit, still in document order.
     assert excerpt(doc, claim, max_words=27).startswith("The council met on Monday. The bridge")
     assert excerpt(doc, claim, max_words=500) == doc  # short enough already
-
-
-def test_swapped_evidence_pairs_right_claims_with_other_groups_evidence() -> None:
-    df = pd.DataFrame(
-        {
-            "evidence": [f"E{g}" for g in range(6) for _ in range(2)],
-            "claim": [f"C{g}-{lab}" for g in range(6) for lab in ("right", "wrong")],
-            "label": ["supported", "not_supported"] * 6,
-            "group": [f"g{g}" for g in range(6) for _ in range(2)],
-        }
-    )
-    out = data.swapped_evidence(df, "group", fraction=1.0, seed=0)
-    assert 0 < len(out) <= 6 and set(out["label"]) == {"not_supported"}
-    assert out["claim"].str.endswith("-right").all()
-    own = out["claim"].str.split("-").str[0].str.replace("C", "E")
-    assert (out["evidence"] != own).all()  # never its own group's evidence
-    assert data.swapped_evidence(df, "group", fraction=0.0, seed=0).empty
