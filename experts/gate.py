@@ -26,7 +26,9 @@ from verdictflow.config import REPO_ROOT, get_settings
 
 logger = logging.getLogger(__name__)
 GATE_FORMAT = 1
-SHIPPED_GATE = REPO_ROOT / "models" / "gate.pt"  # trained on the dev splits (issue 5)
+# Used when HOME has no gate. None ships: the learned gate misses changed numbers on product
+# specs that the prior catches (README, Quality); models/gate-learned.pt is opt-in.
+SHIPPED_GATE = REPO_ROOT / "models" / "gate.pt"
 
 
 class Gate(Protocol):
@@ -101,11 +103,20 @@ class GateNet(nn.Module):
 class LearnedGate:
     """A trained ``GateNet`` restricted to the experts available now."""
 
-    def __init__(self, net: GateNet, expert_names: list[str], version: str) -> None:
+    def __init__(
+        self,
+        net: GateNet,
+        expert_names: list[str],
+        version: str,
+        prior: PriorGate | None = None,
+        prior_weight: float = 0.0,
+    ) -> None:
         self.net = net.eval()
         self.trained_names = list(expert_names)
         self.expert_names = list(expert_names)
         self.version = version
+        self.prior = prior
+        self.prior_weight = prior_weight
 
     def restrict(self, available: Sequence[str]) -> LearnedGate:
         """Keep only the experts in ``available`` (renormalising over them)."""
@@ -121,7 +132,14 @@ class LearnedGate:
         with torch.no_grad():
             logits = self.net(x).numpy().astype(np.float64)
         cols = [self.trained_names.index(n) for n in self.expert_names]
-        return _softmax(logits[:, cols])
+        logits = logits[:, cols]
+        if self.prior is not None and self.prior_weight:
+            # The registry's keyword / pattern / domain knowledge, added to the learned logits:
+            # it holds on data unlike the gate's training data (numbers in product specs).
+            prior = np.log(self.prior.probs(pairs, domains))
+            at = [self.prior.expert_names.index(n) for n in self.expert_names]
+            logits = logits + self.prior_weight * prior[:, at]
+        return _softmax(logits)
 
 
 def gate_file(path: str | Path | None = None) -> Path:
@@ -169,7 +187,9 @@ def load_gate(specs: Sequence[ExpertSpec], path: str | Path | None = None) -> Ga
         if len(known) >= min(k, len(names)) and not unknown:
             net = GateNet(payload["in_dim"], len(payload["expert_names"]), payload["hidden"])
             net.load_state_dict(payload["state_dict"])
-            gate = LearnedGate(net, payload["expert_names"], f"v{payload['version']}")
+            weight = get_settings().experts.gate_prior_weight
+            version = f"v{payload['version']}" + (f"+prior{weight:g}" if weight else "")
+            gate = LearnedGate(net, payload["expert_names"], version, PriorGate(specs), weight)
             return gate.restrict(names)
         logger.warning(
             "trained gate %s does not cover experts %s: using the registry prior", file, unknown

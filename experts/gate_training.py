@@ -176,7 +176,9 @@ def labelled_pairs(
     Args:
         source: a JSONL/CSV file with claim, evidence, label columns; or a comma-separated
             list of ``experts.data`` data set names (None: all of them), of which ``split``
-            is used (the training engineer's dev split by default).
+            is used (the training engineer's dev split by default), plus number-changed
+            negatives (``settings.experts.gate_number_negatives``) so the gate learns when the
+            numbers expert matters.
         split: train | dev | test, for data set names.
         max_pairs: sample at most this many rows (stratified by data set), seeded.
         seed: sampling seed.
@@ -190,7 +192,7 @@ def labelled_pairs(
         if missing:
             raise ValueError(f"labelled pairs {path}: missing columns {sorted(missing)}")
     else:
-        from experts import data
+        from experts import augment, data
 
         names = [n.strip() for n in str(source).split(",")] if source else list(data.DATASETS)
         parts = []
@@ -199,6 +201,8 @@ def labelled_pairs(
             if max_pairs:
                 per_set = max(1, max_pairs // len(names))
                 part = part.sample(n=min(per_set, len(part)), random_state=seed)
+            share = get_settings().experts.gate_number_negatives
+            part = pd.concat([part, augment.changed_numbers(part, share, seed)], ignore_index=True)
             parts.append(part.assign(dataset=name))
         frame = pd.concat(parts, ignore_index=True)
     if max_pairs and len(frame) > max_pairs:

@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         registry: Annotated[str | None, typer.Option(help="Registry YAML.")] = None,
         path: Annotated[
             str | None,
-            typer.Option(help="Where to save; default HOME/models/gate.pt (models/gate.pt ships)."),
+            typer.Option(help="Where to save; default HOME/models/gate.pt."),
         ] = None,
     ) -> None:
         """Train the gate on labelled pairs (the train_gate flow) and save a new version."""

@@ -63,6 +63,9 @@ class ExpertSettings(BaseModel):
     gate_prior_boost: float = Field(
         1.5, description="Prior gate: logit added per keyword hit or matching domain."
     )
+    gate_prior_weight: float = Field(
+        0.0, description="Learned gate: weight of the registry prior's log-probs in its logits."
+    )
     gate_hidden: int = Field(32, description="Hidden width of the learned gate.")
     gate_epochs: int = 200
     gate_lr: float = 0.01
@@ -70,6 +73,9 @@ class ExpertSettings(BaseModel):
     gate_noise: bool = Field(True, description="Noisy top-k routing while training the gate.")
     pairs_per_task: int = Field(512, description="(claim, chunk) pairs per score_batch task.")
     gate_train_pairs: int = Field(2000, description="Labelled pairs the gate trains on.")
+    gate_number_negatives: float = Field(
+        0.25, description="Share of supported gate rows added again with a number changed."
+    )
     gpu_poll_s: float = Field(
         10.0, description="How often a GPU batch checks that a GPU worker is still there."
     )

@@ -92,6 +92,34 @@ def test_an_expert_the_gate_never_saw_brings_back_the_prior(
     assert isinstance(load_gate(load_registry(registry), path), PriorGate)  # similarity is new
 
 
+def test_prior_weight_adds_the_registry_prior_to_a_learned_gate(
+    registry: Path, rows: list[dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from verdictflow.config import reset_settings
+
+    path = tmp_path / "gate.pt"
+    experts = load_experts(registry=registry)
+    pairs = [(r["claim"], r["evidence"]) for r in rows]
+    train_gate(pairs, [r["label"] for r in rows], experts, k=2, epochs=20, path=path)
+    specs = load_registry(registry)
+    learned = load_gate(specs, path)
+    monkeypatch.setenv("VERDICTFLOW_EXPERTS__GATE_PRIOR_WEIGHT", "3")
+    reset_settings()
+    mixed = load_gate(specs, path)
+    assert learned.version == "v1" and mixed.version == "v1+prior3"
+    probe = [("Sales rose 5 percent in 2019.", "Sales rose 4 percent in 2019.")]
+    names = mixed.expert_names
+    at = names.index("numbers")
+    prior = PriorGate(specs).probs(probe)
+    # log p_mixed = log p_learned + 3 log p_prior + const: the prior's favourite gains.
+    expected = np.log(learned.probs(probe)) + 3 * np.log(prior)
+    expected = np.exp(expected - expected.max()) / np.exp(expected - expected.max()).sum()
+    np.testing.assert_allclose(mixed.probs(probe), expected, atol=1e-6)
+    assert mixed.probs(probe)[0, at] > learned.probs(probe)[0, at]
+    monkeypatch.delenv("VERDICTFLOW_EXPERTS__GATE_PRIOR_WEIGHT")
+    reset_settings()
+
+
 def test_balance_term_penalises_a_collapsed_gate() -> None:
     n, e = 40, 4
     outputs = torch.full((n, e, 3), 1 / 3)
