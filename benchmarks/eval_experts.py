@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -89,17 +89,17 @@ def robustness(p_sup: Callable[[pd.DataFrame], np.ndarray], dev, test) -> dict:
     }
 
 
-def mixture(pairs: int, registry: str | None = None) -> dict:
-    """The gated mixture against each single expert: AUROC of p_supported per test set.
+def mixture(pairs: int, registry: str | None = None, gate_paths: Sequence[Path] = ()) -> dict:
+    """Gated mixtures against each single expert: AUROC of p_supported per test set.
 
     Every registry expert scores the same ``pairs`` test pairs of each data set (dense, once);
-    the mixture routes each pair through the gate in force (the trained one, else the prior)
-    to its top-k experts and mixes their probabilities as the verify flow does.
+    each gate (the one in force, the registry prior, and a learned gate per ``gate_paths``)
+    routes each pair to its top-k experts, mixed as the verify flow does.
     """
     from sklearn.metrics import roc_auc_score
 
     from experts.ensemble import mixture as mix
-    from experts.gate import load_gate
+    from experts.gate import PriorGate, load_gate
     from experts.gate_training import expert_outputs
     from experts.registry import load_experts, load_registry
     from experts.routing import top_k_route
@@ -109,21 +109,25 @@ def mixture(pairs: int, registry: str | None = None) -> dict:
     experts = load_experts(registry=registry)
     names = list(experts)
     gate = load_gate(specs)
+    gates = {f"gated mixture ({gate.version}, in force)": gate}
+    if gate.version != "prior":
+        gates["gated mixture (prior)"] = PriorGate(specs)
+    for path in gate_paths:
+        learned = load_gate(specs, path)
+        gates[f"gated mixture ({Path(path).name} {learned.version})"] = learned
     k = settings.experts.gate_top_k
-    out: dict = {"gate": getattr(gate, "version", "prior"), "k": k, "auroc": {}}
+    out: dict = {"gate": gate.version, "k": k, "auroc": {}}
     for ds, (df, col) in vdata.load_datasets(vdata.DATASETS).items():
         test = sample_eval(vdata.splits(df, col)["test"], pairs, settings.training.seed)
         rows = list(zip(test["claim"], test["evidence"], strict=True))
         y = (test["label"] == "supported").to_numpy()
         dense = expert_outputs(experts, rows)  # [n, E, 3]
-        routing = top_k_route(gate.probs(rows), k, settings.experts.gate_capacity_factor)
-        cols = [names.index(n) for n in gate.expert_names]
-        mixed = mix(
-            routing, {n: dense[:, names.index(n)] for n in gate.expert_names}, gate.expert_names
-        )
         scores = {n: dense[:, i, 0] for i, n in enumerate(names)}
-        scores["gated mixture"] = mixed[:, 0]
-        scores["dense mean"] = dense[:, cols, 0].mean(axis=1)
+        for label, g in gates.items():
+            routing = top_k_route(g.probs(rows), k, settings.experts.gate_capacity_factor)
+            outputs = {n: dense[:, names.index(n)] for n in g.expert_names}
+            scores[label] = mix(routing, outputs, g.expert_names)[:, 0]
+        scores["dense mean"] = dense[:, [names.index(n) for n in gate.expert_names], 0].mean(1)
         out["auroc"][ds] = {n: round(float(roc_auc_score(y, p)), 4) for n, p in scores.items()}
     means = {
         n: round(float(np.mean([a[n] for a in out["auroc"].values()])), 4)
@@ -188,6 +192,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--update-cards", action="store_true", help="Write figures into cards.")
     parser.add_argument(
+        "--gate", type=Path, action="append", default=[], help="A learned gate to compare too."
+    )
+    parser.add_argument(
+        "--mixture-only", action="store_true", help="Only the mixture (updates --json in place)."
+    )
+    parser.add_argument(
         "--mixture",
         type=int,
         default=0,
@@ -195,14 +205,17 @@ def main() -> None:
         help="Also compare the gated mixture with each expert on PAIRS test pairs per set.",
     )
     args = parser.parse_args()
-    result = run(args.models, args.pairs)
-    print(markdown(result))
+    if args.mixture_only:
+        result = json.loads(args.json.read_text()) if args.json and args.json.exists() else {}
+    else:
+        result = run(args.models, args.pairs)
+        print(markdown(result))
     if args.mixture:
-        result["mixture"] = mixture(args.mixture)
+        result["mixture"] = mixture(args.mixture, gate_paths=args.gate)
         print("\n" + mixture_markdown(result["mixture"]))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
-    if args.update_cards:
+    if args.update_cards and "experts" in result:
         update_cards(args.models, result)
 
 
