@@ -40,16 +40,18 @@ def run(models: Path, pairs: int | None = None) -> dict:
         if not (path / "verdictflow.json").exists():
             continue
         model, tokenizer, meta = load_expert(path)
-        frames = frames_for(spec, parts)["test"]
+        frames = frames_for(spec, parts)
         test = pd.concat(
-            [sample_eval(frames[frames.dataset == ds], pairs, seed) for ds in spec.datasets],
+            [
+                sample_eval(frames["test"][frames["test"].dataset == ds], pairs, seed)
+                for ds in spec.datasets
+            ],
             ignore_index=True,
         )
         figures = evaluate(model, tokenizer, spec, test, meta["max_length"])
-        dev_frames = frames_for(spec, parts)["dev"]
+        scorer = expert_scorer(model, tokenizer, meta["max_length"])
         for ds in spec.datasets:
-            dev = sample_eval(dev_frames[dev_frames.dataset == ds], pairs // 2, seed)
-            scorer = expert_scorer(model, tokenizer, meta["max_length"])
+            dev = sample_eval(frames["dev"][frames["dev"].dataset == ds], pairs // 2, seed)
             figures[ds].update(robustness(scorer, dev, test[test.dataset == ds]))
         speed = pairs_per_second(model, tokenizer, test, meta["max_length"])
         size_mb = round((path / "model.safetensors").stat().st_size / 2**20, 1)

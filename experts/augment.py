@@ -13,7 +13,10 @@ import re
 import numpy as np
 import pandas as pd
 
-_NUMBER = re.compile(r"(?<![\w.,])\d+(?:,\d{3})*(?:\.\d+)?(?![\w]|[.,]\d)")
+from experts.quantities import NUM
+
+# A numeral as the numbers expert reads one, standing alone (not inside "X2" or "IP67").
+_NUMBER = re.compile(r"(?<![\w.,])(?:" + NUM + r")(?![\w]|[.,]\d)")
 _FACTORS = (0.5, 0.75, 0.8, 1.2, 1.25, 1.5, 2.0, 3.0)
 
 
