@@ -198,6 +198,10 @@ def stage_times(records: list[dict]) -> dict[str, float]:
     return {name: round(1000 * float(np.median(v)), 2) for name, v in times.items()}
 
 
+def _p50_p95(figures: dict[str, float] | None) -> str:
+    return f"{figures['p50_ms']} / {figures['p95_ms']}" if figures else "not measured"
+
+
 def _row(name: str, value: Any, target: str = "") -> str:
     return f"| {name} | {value} | {target} |"
 
@@ -224,9 +228,18 @@ def markdown(result: dict[str, Any]) -> str:
             batch.get("claims_per_s"),
         ),
         _row(
-            "single item p50 / p95 ms, fast path",
+            "single item p50 / p95 ms, fast path (a new context, gates in the worker)",
             f"{lat['fast_path']['p50_ms']} / {lat['fast_path']['p95_ms']}",
             "p50 ≤ 150",
+        ),
+        _row(
+            "  the same, quality gates in this process / gates off",
+            f"{_p50_p95(lat.get('fast_path_gates_in_process'))} / "
+            f"{_p50_p95(lat.get('fast_path_no_gates'))}",
+        ),
+        _row(
+            "  the same, a context already embedded (an ingested document)",
+            _p50_p95(lat.get("fast_path_seen_context")),
         ),
         _row(
             "single item p50 / p95 ms, full Prefect flow",

@@ -140,23 +140,58 @@ def bench_scaling(sizes: Sequence[int], workers: Sequence[int], batch_items: int
     return out
 
 
-def bench_latency(runs: int) -> dict[str, Any]:
-    """Single one-claim item with context, warm: the fast path, the full Prefect flow on a
-    warm cluster, and the stages of the pipeline timed one by one."""
+def _fast_path_ms(runs: int, offset: int, **env: str) -> dict[str, float]:
+    """p50/p95 of ``runs`` one-item fast-path calls (after 3 warm-up calls), with the given
+    ``VERDICTFLOW_*`` settings in force for the measurement only."""
+    from flows.verify import verify_items
+    from verdictflow.config import reset_settings
+
+    saved = {key: os.environ.get(f"VERDICTFLOW_{key}") for key in env}
+    os.environ.update({f"VERDICTFLOW_{key}": value for key, value in env.items()})
+    reset_settings()
+    times = []
+    try:
+        for i in range(runs + 3):
+            t0 = time.perf_counter()
+            result = verify_items(items=workload.items(1, offset=offset + i))
+            if i >= 3:  # the first calls load models and open the database
+                times.append(time.perf_counter() - t0)
+            if not result.verdicts:
+                raise RuntimeError(f"fast path gave no verdict: {result.errors}")
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(f"VERDICTFLOW_{key}", None)
+            else:
+                os.environ[f"VERDICTFLOW_{key}"] = value
+        reset_settings()
+    return measure.percentiles_ms(times)
+
+
+def bench_latency(runs: int, docs: int) -> dict[str, Any]:
+    """Single one-claim item with context, warm: the fast path (gates in the gate worker, as
+    shipped; gates in this process; gates off), the full Prefect flow on a warm cluster, and
+    the stages of the pipeline timed one by one.
+
+    Every item brings a context not seen before (a product beyond the ``docs`` ingested), so
+    its chunks are embedded in the call; ``fast_path_seen_context`` repeats the shipped case
+    with contexts the embedding cache already holds (the ingested documents themselves).
+    """
     from flows.runtime import task_runner
     from flows.verify import verify_items
+    from quality.gate_worker import gate_worker, warm_up
 
-    offset = 2_000_000
-    fast = []
-    for i in range(runs + 3):
-        record = workload.items(1, offset=offset + i)
-        t0 = time.perf_counter()
-        result = verify_items(items=record)
-        if i >= 3:  # the first calls load models and open the database
-            fast.append(time.perf_counter() - t0)
-        if not result.verdicts:
-            raise RuntimeError(f"fast path gave no verdict: {result.errors}")
-    offset += runs + 3
+    warm_up()  # the gate worker imports GX once (seconds): part of warming the pipeline
+    step = runs + 3
+    if docs + 5 * step > workload.PRODUCTS:
+        raise ValueError(f"latency runs: at most {(workload.PRODUCTS - docs) // 5 - 3}")
+    offset = 2_000_000 - 2_000_000 % workload.PRODUCTS + docs  # products not ingested
+    fast = _fast_path_ms(runs, offset)
+    in_process = _fast_path_ms(runs, offset + step, QUALITY__GATE_PROCESS="false")
+    no_gates = _fast_path_ms(runs, offset + 2 * step, QUALITY__ENABLED="false")
+    seen = _fast_path_ms(min(runs, docs - 3), offset - docs) if docs > 3 else None
+    gate_worker().close()  # batch runs never start it: keep it out of their memory figures
+    offset += 3 * step
     flow_times = []
     with measure.warm_cluster(None):
         flow = verify_items.with_options(task_runner=task_runner())
@@ -167,9 +202,12 @@ def bench_latency(runs: int) -> dict[str, Any]:
                 flow_times.append(time.perf_counter() - t0)
     return {
         "runs": runs,
-        "fast_path": measure.percentiles_ms(fast),
+        "fast_path": fast,
+        "fast_path_gates_in_process": in_process,
+        "fast_path_no_gates": no_gates,
+        "fast_path_seen_context": seen,
         "prefect_flow": measure.percentiles_ms(flow_times),
-        "stages_ms": measure.stage_times(workload.items(runs, offset=offset + 1000)),
+        "stages_ms": measure.stage_times(workload.items(runs, offset=offset + step)),
     }
 
 
@@ -282,7 +320,7 @@ def _run(
     }
     result["ingest"] = bench_ingest(base / "corpus", docs)
     result["search"] = bench_search(queries)
-    result["latency"] = bench_latency(latency_runs)
+    result["latency"] = bench_latency(latency_runs, docs)
     result["scaling"] = bench_scaling(sizes, workers, batch_items)
     return result
 

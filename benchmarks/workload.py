@@ -14,6 +14,9 @@ KINDS = ["headphones", "speaker", "earbuds", "soundbar", "turntable", "amplifier
 CITIES = ["Oslo", "Bergen", "Tromso", "Stavanger", "Trondheim", "Lund", "Aarhus", "Turku"]
 
 
+PRODUCTS = 5000  # distinct products (documents); item j is about product j % PRODUCTS
+
+
 def product(i: int) -> dict:
     """The facts of product ``i``."""
     return {
@@ -76,7 +79,7 @@ def items(n: int, offset: int = 0, with_context: bool = True) -> list[dict]:
     corpus)."""
     out = []
     for j in range(offset, offset + n):
-        i = j % 5000
+        i = j % PRODUCTS
         record = {
             "id": f"bench-{j}",
             "text": claim(i, true=j % 2 == 0),

@@ -12,9 +12,9 @@ more than the work on one item: see benchmarks/results/bench.md.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from prefect import Flow, flow
@@ -23,6 +23,15 @@ from prefect.context import FlowRunContext, TaskRunContext
 from pydantic import BaseModel
 
 from flows.runtime import task_runner
+from quality.gate_worker import run_gate
+from quality.gates import (
+    GateOutcome,
+    check_batch,
+    check_evidence,
+    check_inputs,
+    check_output_claims,
+    check_output_items,
+)
 from quality.outcome import run_status
 from tasks.quality import validate_batch, validate_evidence, validate_inputs, validate_outputs
 from tasks.scoring import score_claims
@@ -138,46 +147,56 @@ def verify_inline(
     parent_run_id: str | None = None,
 ) -> VerifyResult:
     """The verify flow's stages, one for one, in this process without Prefect (keep the two
-    in step): no flow or task runs, no artifacts; storage and quality gates as in the flow."""
+    in step): no flow or task runs, no artifacts; storage and quality gates as in the flow.
+
+    The gates run in the warm gate worker (``quality/gate_worker.py``) while this process
+    works: the parsed items (parsing already bounds every record) are split and searched while
+    the inputs gate runs, and the claims of items it holds back are dropped before scoring.
+    """
     started = time.perf_counter()
     gates = get_settings().quality.enabled
     valid, errors = read_items.fn(path, items)
-    if gates:
-        inputs_gate = validate_inputs.fn(valid, artifact=False)
-        valid, errors = quarantine(valid, errors, inputs_gate)
-    parameters = {**_parameters(), "parent_run_id": parent_run_id}
-    run_id = run_id or run_key(valid, parameters)
-    done = open_run.fn(run_id, parameters, code_version(), valid, errors)
-    claims: list[Claim] = []
-    evidence: dict[str, list[Evidence]] = {}
-    evidence_gate: Future | None = None
+    pending: list[Any] = []  # gate calls in flight; each is waited for, whatever happens
     try:
-        claims = [c for c in split_claims_task.fn(valid) if c.claim_id not in done]
-        if claims:
-            evidence = gather_evidence_task.fn(claims)
-            if gates:  # runs while the experts score (torch releases the GIL)
-                evidence_gate = _GATE_POOL.submit(
-                    validate_evidence.fn, claims, evidence, artifact=False
-                )
-            scores, _routing = score_claims(claims, evidence)
-            verdicts = group_items(decide_task.fn(claims, evidence, scores))
-            persist_batch.fn(run_id, claims, evidence, scores, verdicts)
-    except BaseException:
-        close_run.fn(run_id, "failed", {"items": len(valid)}, _elapsed(started))
-        raise
-    verdicts = load_verdicts.fn(run_id)
-    status = "completed" if valid else "failed"
-    if gates:
-        outcomes = {
-            "inputs": inputs_gate,
-            "evidence": evidence_gate.result()
-            if evidence_gate
-            else validate_evidence.fn(claims, evidence, artifact=False),
-            "outputs": validate_outputs.fn(verdicts, [i.id for i in valid], artifact=False),
-            "batch": validate_batch.fn(verdicts, _labels(valid), artifact=False),
-        }
-        save_quality.fn(run_id, outcomes, artifact=False)
-        status = run_status(outcomes["batch"], status)
+        if gates:
+            pending.append(inputs_call := run_gate(check_inputs, valid))
+        claims = split_claims_task.fn(valid)
+        evidence = gather_evidence_task.fn(claims) if claims else {}
+        if gates:
+            inputs_gate = inputs_call.result()
+            valid, errors = quarantine(valid, errors, inputs_gate)
+        parameters = {**_parameters(), "parent_run_id": parent_run_id}
+        run_id = run_id or run_key(valid, parameters)
+        done = open_run.fn(run_id, parameters, code_version(), valid, errors)
+        kept = {item.id for item in valid}
+        claims = [c for c in claims if c.item_id in kept and c.claim_id not in done]
+        evidence = {c.claim_id: evidence[c.claim_id] for c in claims}
+        if gates:
+            pending.append(evidence_call := run_gate(check_evidence, claims, evidence))
+        try:
+            if claims:
+                scores, _routing = score_claims(claims, evidence)
+                verdicts = group_items(decide_task.fn(claims, evidence, scores))
+                persist_batch.fn(run_id, claims, evidence, scores, verdicts)
+        except BaseException:
+            close_run.fn(run_id, "failed", {"items": len(valid)}, _elapsed(started))
+            raise
+        verdicts = load_verdicts.fn(run_id)
+        status = "completed" if valid else "failed"
+        if gates:
+            outcomes = {"inputs": inputs_gate, "evidence": evidence_call.result()}
+            # The outputs gate's halves side by side: claims in the worker, items here.
+            pending.append(claims_call := run_gate(check_output_claims, verdicts))
+            items_part = check_output_items(verdicts, [i.id for i in valid])
+            batch = check_batch(verdicts, _labels(valid))
+            outcomes["outputs"] = GateOutcome.merged(claims_call.result(), items_part)
+            outcomes["batch"] = batch
+            save_quality.fn(run_id, outcomes, artifact=False)
+            status = run_status(outcomes["batch"], status)
+    finally:
+        for call in pending:  # a worker call left unread would block the next request
+            with contextlib.suppress(Exception):
+                call.result()
     counts = _counts(valid, errors, verdicts)
     close_run.fn(run_id, status, counts, {**_elapsed(started), "fast_path": True})
     return VerifyResult(
@@ -185,7 +204,6 @@ def verify_inline(
     )
 
 
-_GATE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verdictflow-gates")
 verify_items = FastPathFlow.wrap(verify_items, verify_inline)
 
 

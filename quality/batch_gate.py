@@ -68,7 +68,8 @@ def check_batch(
 
     Rules: ``unsupported_share`` (share of items labelled unsupported or contradicted within
     quality.min/max_unsupported_share) and, when ``labels`` (id -> gold label) are given,
-    ``ece`` (ECE of the labelled verdicts at most quality.max_ece).
+    ``ece`` (ECE of the labelled verdicts at most quality.max_ece; checked from
+    quality.min_ece_labelled labelled verdicts on: on fewer, ECE is noise).
     """
     from experts.calibration import expected_calibration_error
 
@@ -90,7 +91,7 @@ def check_batch(
         )
     if labels:
         probs, gold = labelled_probs(verdicts, labels)
-        if len(gold):
+        if len(gold) >= max(1, settings.min_ece_labelled):
             ece = expected_calibration_error(probs, gold)
             frame = pd.DataFrame({"ece": [ece], "n_labelled": [len(gold)]})
             results, failed = validate_frame(

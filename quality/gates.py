@@ -17,7 +17,12 @@ from quality.batch_gate import UNSUPPORTED_LABELS, check_batch, labelled_probs
 from quality.evidence_gate import check_evidence
 from quality.input_gate import check_inputs
 from quality.outcome import RULES, GateOutcome, quarantine_errors, run_status
-from quality.output_gate import VERDICT_LABELS, check_outputs
+from quality.output_gate import (
+    VERDICT_LABELS,
+    check_output_claims,
+    check_output_items,
+    check_outputs,
+)
 from quality.report import quality_artifact_markdown
 
 __all__ = [
@@ -28,6 +33,8 @@ __all__ = [
     "check_batch",
     "check_evidence",
     "check_inputs",
+    "check_output_claims",
+    "check_output_items",
     "check_outputs",
     "labelled_probs",
     "quality_artifact_markdown",

@@ -25,6 +25,14 @@ class GateOutcome:
         for record, rule in failed_ids.items():
             self.failed_ids.setdefault(record, rule)
 
+    @classmethod
+    def merged(cls, *parts: GateOutcome) -> GateOutcome:
+        """One outcome of several parts of a gate, in order (a record keeps its first rule)."""
+        outcome = cls()
+        for part in parts:
+            outcome.extend(part.results, part.failed_ids)
+        return outcome
+
 
 RULES: dict[str, str] = {
     "schema": "id must be present, 1..quality.max_id_chars characters, no control characters",

@@ -79,6 +79,11 @@ def check_outputs(
     else the label the thresholds give), ``one_verdict_per_item`` and, given the ``item_ids``
     that were verified, ``every_item_verdict``.
     """
+    return GateOutcome.merged(check_output_claims(verdicts), check_output_items(verdicts, item_ids))
+
+
+def check_output_claims(verdicts: Sequence[ItemVerdict]) -> GateOutcome:
+    """The claim-level half of ``check_outputs`` (the fast path runs the halves side by side)."""
     tolerance = get_settings().quality.prob_tolerance
     claims = [c for v in verdicts for c in v.claims]
     claim_frame = pd.DataFrame(
@@ -92,6 +97,21 @@ def check_outputs(
             "expected_label": [_expected_label(c.probs, c.abstained) for c in claims],
         }
     )
+    outcome = GateOutcome()
+    if not claim_frame.empty:
+        params = {"tolerance": tolerance}
+        outcome.extend(
+            *validate_frame(
+                "outputs", "claims", claim_frame, OUTPUT_CLAIM_CHECKS, params, "item_id"
+            )
+        )
+    return outcome
+
+
+def check_output_items(
+    verdicts: Sequence[ItemVerdict], item_ids: Sequence[str] | None = None
+) -> GateOutcome:
+    """The item-level half of ``check_outputs``: one verdict per item, every item covered."""
     item_frame = pd.DataFrame(
         {
             "item_id": [v.item_id for v in verdicts],
@@ -100,13 +120,6 @@ def check_outputs(
         }
     )
     outcome = GateOutcome()
-    params = {"tolerance": tolerance}
-    if not claim_frame.empty:
-        outcome.extend(
-            *validate_frame(
-                "outputs", "claims", claim_frame, OUTPUT_CLAIM_CHECKS, params, "item_id"
-            )
-        )
     if not item_frame.empty:
         outcome.extend(
             *validate_frame("outputs", "items", item_frame, OUTPUT_ITEM_CHECKS, {}, "item_id")

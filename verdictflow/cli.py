@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from flows.verify import VerifyResult
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The temporary Prefect server's first start on a fresh machine (no bytecode yet, a new
+# database to migrate) can take longer than Prefect's default 20 s.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 app = typer.Typer(help="Check text against evidence, claim by claim.", no_args_is_help=True)
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)

@@ -161,6 +161,13 @@ class QualitySettings(BaseModel):
     max_unsupported_share: float = Field(1.0, description="Batch fails above this share.")
     min_unsupported_share: float = 0.0
     max_ece: float = 0.1
+    gate_process: bool = Field(
+        True,
+        description="The fast path runs the gates in a warm child process beside the experts.",
+    )
+    min_ece_labelled: int = Field(
+        20, description="The ece rule needs this many labelled verdicts (fewer: noise, skipped)."
+    )
     allowed_metadata_keys: list[str] | None = None
     min_item_chars: int = Field(1, description="Shorter item texts break the length rule.")
     max_id_chars: int = Field(

@@ -87,3 +87,40 @@ def test_fast_path_limits(prefect_harness, local_home, monkeypatch):
     reset_settings()
     verify_items(items=[_item(6)])  # turned off
     assert _flow_runs() == before + 4
+
+
+@pytest.mark.slow
+def test_fast_path_gates_in_the_worker_match_the_gates_here(
+    prefect_harness, local_home, monkeypatch
+):
+    from flows.verify import verify_items
+    from quality.gate_worker import gate_worker, warm_up
+    from tasks.common import current_repository
+
+    assert warm_up(120)
+    repo = current_repository()
+
+    def run(item: dict, **env: str):
+        for key, value in env.items():
+            monkeypatch.setenv(f"VERDICTFLOW_{key}", value)
+        reset_settings()
+        result = verify_items(items=[item])
+        return result, sorted(
+            (r.column, r.success) for r in repo.load_quality_results(result.run_id)
+        )
+
+    served = gate_worker().served
+    there, there_quality = run(_item(7))
+    assert gate_worker().served == served + 3  # inputs, evidence, outputs (claims)
+    here, here_quality = run({**_item(7), "id": "fast-7-here"}, QUALITY__GATE_PROCESS="false")
+    assert gate_worker().served == served + 3  # turned off: all ran here
+    assert there.status == here.status == "completed"
+    assert there_quality == here_quality and len(there_quality) >= 10
+    assert there.verdicts[0].claims[0].probs == pytest.approx(here.verdicts[0].claims[0].probs)
+
+    # An item the inputs gate holds back (too short for the setting) is split and searched
+    # while the gate runs, but never scored or stored.
+    short = {"id": "short", "text": "It is 9 kg.", "context": FJELL}
+    held, _ = run(short, QUALITY__GATE_PROCESS="true", QUALITY__MIN_ITEM_CHARS="20")
+    assert [e.rule for e in held.errors] == ["inputs.text_length"]
+    assert held.verdicts == [] and held.status == "failed"

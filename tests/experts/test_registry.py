@@ -71,3 +71,11 @@ def test_setting_selects_the_registry(home: Path, tmp_path: Path, monkeypatch) -
     monkeypatch.setenv("VERDICTFLOW_EXPERTS__REGISTRY", str(reg))
     reset_settings()
     assert [s.name for s in load_registry()] == ["only-neg"]
+
+
+def test_an_edited_registry_is_read_again(home: Path, tmp_path: Path) -> None:
+    reg = write_registry(tmp_path / "r.yaml", [{"name": "neg", "kind": "negation"}])
+    assert [s.name for s in load_registry(reg)] == ["neg"]
+    assert load_registry(reg) == load_registry(reg)  # parsed once, same answer
+    write_registry(reg, [{"name": "neg", "kind": "negation"}, {"name": "num", "kind": "numbers"}])
+    assert [s.name for s in load_registry(reg)] == ["neg", "num"]

@@ -276,6 +276,17 @@ def test_batch_ece_on_labelled_runs(settings_env) -> None:
         check_batch(confident, {"i0": "maybe"})
 
 
+def test_batch_ece_needs_enough_labelled_verdicts(settings_env) -> None:
+    settings_env(QUALITY__MAX_ECE="0.1", QUALITY__MIN_ECE_LABELLED="5")
+    confident = [data.item_verdict(f"i{i}", (0.95, 0.03, 0.02)) for i in range(5)]
+    wrong = {v.item_id: "not_enough_info" for v in confident}
+    assert _rules(check_batch(confident, wrong)) == {"unsupported_share": True, "ece": False}
+    # One fewer labelled verdict than the minimum: no ece rule, the batch passes.
+    outcome = check_batch(confident[:4], wrong)
+    assert _rules(outcome) == {"unsupported_share": True}
+    assert run_status(outcome) == "completed"
+
+
 # ------------------------------------------------------------------ report and cost
 
 
