@@ -9,6 +9,7 @@ import platform
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -122,6 +123,17 @@ def warm_cluster(n_workers: int | None) -> Iterator[str | None]:
             reset_settings()
 
 
+def _cpu_model() -> str | None:
+    """The CPU's model name (Linux), so runs on different hosts can be told apart."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def machine() -> dict[str, Any]:
     """Cores, memory, GPU, versions, code version and the load when the run started."""
     import psutil
@@ -132,7 +144,7 @@ def machine() -> dict[str, Any]:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
         "platform": platform.platform(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": _cpu_model() or platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "gpu": gpu,

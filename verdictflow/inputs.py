@@ -46,6 +46,12 @@ def _check_record(record: Any, line: int | None, max_chars: int) -> Item | Input
     for key in _OPTIONAL_TEXT:
         if record.get(key) is not None and not isinstance(record[key], str):
             return error("types", f"field {key!r} must be a string", item_id)
+        if len(record.get(key) or "") > max_chars:  # bounded before anything is split
+            return error(
+                "max_size",
+                f"{key} has {len(record[key]):,} characters (limit {max_chars:,})",
+                item_id,
+            )
     metadata = record.get("metadata") or {}
     if not isinstance(metadata, dict):
         return error("types", "field 'metadata' must be an object", item_id)

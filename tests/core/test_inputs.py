@@ -61,10 +61,18 @@ def test_text_over_the_character_limit(home, monkeypatch):
     monkeypatch.setenv("VERDICTFLOW_VERIFY__MAX_ITEM_CHARS", "20")
     reset_settings()
     items, errors = coerce_items(
-        [{"id": "a", "text": "short enough"}, {"id": "b", "text": "y" * 21}]
+        [
+            {"id": "a", "text": "short enough"},
+            {"id": "b", "text": "y" * 21},
+            {"id": "c", "text": "short", "context": "z" * 21},
+        ]
     )
     assert [i.id for i in items] == ["a"]
-    assert [(e.line, e.item_id, e.rule) for e in errors] == [(2, "b", "max_size")]
+    assert [(e.line, e.item_id, e.rule) for e in errors] == [
+        (2, "b", "max_size"),
+        (3, "c", "max_size"),
+    ]
+    assert "context has 21 characters" in errors[1].message
 
 
 def test_blank_context_becomes_none():
