@@ -115,7 +115,9 @@ class GateWorker:
         with self._busy:
             deadline = time.monotonic() + timeout_s
             while not self._is_ready():
-                if self._starts >= _MAX_STARTS and self._proc.poll() is not None:
+                if self._proc is None or (
+                    self._starts >= _MAX_STARTS and self._proc.poll() is not None
+                ):
                     return False
                 if time.monotonic() > deadline:
                     return False
@@ -136,6 +138,10 @@ class GateWorker:
             self._ready = False
             self._busy.release()
             return None
+        except BaseException:  # interrupted mid-request: the child would read a torn message
+            self._stop()
+            self._busy.release()
+            raise
         return GateCall(self)
 
     def _finish(self) -> tuple[str, Any]:
@@ -146,8 +152,17 @@ class GateWorker:
         except (OSError, EOFError) as exc:
             self._ready = False
             return "error", RuntimeError(f"gate worker died: {exc}")
+        except BaseException:  # interrupted mid-reply: what is left would answer the next call
+            self._stop()
+            raise
         finally:
             self._busy.release()
+
+    def _stop(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+        self._proc = None
+        self._ready = False
 
     def close(self) -> None:
         """Stop the child (its stdin closing ends its loop)."""

@@ -80,3 +80,25 @@ def test_run_gate_runs_here_when_the_worker_is_off(home: Path, monkeypatch) -> N
     done = run_gate(check_inputs, _items())
     assert not isinstance(done, GateCall)
     assert done.result().failed_ids == {}
+
+
+def test_an_interrupted_reply_stops_the_worker(home: Path, monkeypatch) -> None:
+    import quality.gate_worker as gw
+
+    worker = GateWorker()
+    assert worker.wait_ready(120)
+    call = worker.submit(check_inputs, _items())
+
+    def interrupted(stream):
+        raise KeyboardInterrupt
+
+    receive = gw._receive
+    monkeypatch.setattr(gw, "_receive", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        call.result()
+    monkeypatch.setattr(gw, "_receive", receive)
+    # Its half-read reply must not answer the next call: a fresh child does.
+    assert worker._proc is None
+    assert worker.wait_ready(120)
+    assert worker.submit(check_inputs, _items()).result().failed_ids == {}
+    worker.close()
