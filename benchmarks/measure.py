@@ -96,31 +96,45 @@ def warm_cluster(n_workers: int | None) -> Iterator[str | None]:
     from distributed import LocalCluster
 
     from flows.runtime import local_cluster
-    from verdictflow.config import get_settings, reset_settings
+    from verdictflow.config import get_settings
 
     settings = get_settings()
     if not settings.dask.use_dask:
         yield None
         return
-    before = os.environ.get("VERDICTFLOW_DASK_ADDRESS")
     # local_cluster gives worker processes this process's Prefect API; threads share it anyway
     make = local_cluster if settings.dask.processes else LocalCluster
-    with make(
-        n_workers=n_workers or settings.dask.n_workers,
-        threads_per_worker=settings.dask.threads_per_worker,
-        processes=settings.dask.processes,
-        dashboard_address=None,
-    ) as cluster:
-        os.environ["VERDICTFLOW_DASK_ADDRESS"] = cluster.scheduler_address
-        reset_settings()
-        try:
-            yield cluster.scheduler_address
-        finally:
-            if before is None:
-                os.environ.pop("VERDICTFLOW_DASK_ADDRESS", None)
+    with (
+        make(
+            n_workers=n_workers or settings.dask.n_workers,
+            threads_per_worker=settings.dask.threads_per_worker,
+            processes=settings.dask.processes,
+            dashboard_address=None,
+        ) as cluster,
+        settings_env(DASK_ADDRESS=cluster.scheduler_address),
+    ):
+        yield cluster.scheduler_address
+
+
+@contextlib.contextmanager
+def settings_env(**values: str) -> Iterator[None]:
+    """``VERDICTFLOW_<KEY>=value`` for each keyword while the block runs; settings are re-read
+    on entry and again after the previous values are back."""
+    from verdictflow.config import reset_settings
+
+    names = {f"VERDICTFLOW_{key}": value for key, value in values.items()}
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(names)
+    reset_settings()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
             else:
-                os.environ["VERDICTFLOW_DASK_ADDRESS"] = before
-            reset_settings()
+                os.environ[name] = value
+        reset_settings()
 
 
 def _cpu_model() -> str | None:

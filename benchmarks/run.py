@@ -24,9 +24,9 @@ from typing import Any
 from benchmarks import measure, workload
 
 
-def _home(base: Path) -> Path:
-    """Point VERDICTFLOW_HOME at ``base`` with the real home's models and calibration linked."""
-    from verdictflow.config import get_settings, reset_settings
+def _home(base: Path) -> str:
+    """A bench home at ``base`` with the real home's models, calibration and data linked."""
+    from verdictflow.config import get_settings
 
     real = get_settings().home.resolve()
     base.mkdir(parents=True, exist_ok=True)
@@ -34,9 +34,7 @@ def _home(base: Path) -> Path:
     for name in ("models", "calibration", "data"):
         if (real / name).exists() and not (base / name).exists():
             (base / name).symlink_to(real / name, target_is_directory=True)
-    os.environ["VERDICTFLOW_HOME"] = str(base)
-    reset_settings()
-    return base
+    return str(base)
 
 
 def bench_ingest(folder: Path, n_docs: int) -> dict[str, Any]:
@@ -144,13 +142,9 @@ def _fast_path_ms(runs: int, offset: int, **env: str) -> dict[str, float]:
     """p50/p95 of ``runs`` one-item fast-path calls (after 3 warm-up calls), with the given
     ``VERDICTFLOW_*`` settings in force for the measurement only."""
     from flows.verify import verify_items
-    from verdictflow.config import reset_settings
 
-    saved = {key: os.environ.get(f"VERDICTFLOW_{key}") for key in env}
-    os.environ.update({f"VERDICTFLOW_{key}": value for key, value in env.items()})
-    reset_settings()
     times = []
-    try:
+    with measure.settings_env(**env):
         for i in range(runs + 3):
             t0 = time.perf_counter()
             result = verify_items(items=workload.items(1, offset=offset + i))
@@ -158,13 +152,6 @@ def _fast_path_ms(runs: int, offset: int, **env: str) -> dict[str, float]:
                 times.append(time.perf_counter() - t0)
             if not result.verdicts:
                 raise RuntimeError(f"fast path gave no verdict: {result.errors}")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(f"VERDICTFLOW_{key}", None)
-            else:
-                os.environ[f"VERDICTFLOW_{key}"] = value
-        reset_settings()
     return measure.percentiles_ms(times)
 
 
@@ -264,17 +251,13 @@ def run_all(
     out = Path(out or get_settings().evaluation.results_dir)
     started = time.time()
     base = Path(tempfile.mkdtemp(prefix="verdictflow-bench-"))
-    real_home = os.environ.get("VERDICTFLOW_HOME")
-    _home(base / "home")
-    try:
+    with measure.settings_env(HOME=_home(base / "home")):
         result = _run(sizes, batch_items, latency_runs, docs, queries, workers, base, started)
         if not skip_experts:
             try:
                 result["experts"] = bench_experts(expert_pairs, dev_pairs, max(workers))
             except Exception as exc:  # the rest of the figures still get written
                 result["experts"] = {"error": f"{type(exc).__name__}: {exc}"}
-    finally:
-        _restore_home(real_home)
     result["load_after"] = [round(x, 2) for x in os.getloadavg()]
     result["wall_s"] = round(time.time() - started, 1)
     out.mkdir(parents=True, exist_ok=True)
@@ -283,16 +266,6 @@ def run_all(
     paths["markdown"].write_text(measure.markdown(result))
     result["paths"] = {k: str(v) for k, v in paths.items()}
     return result
-
-
-def _restore_home(value: str | None) -> None:
-    from verdictflow.config import reset_settings
-
-    if value is None:
-        os.environ.pop("VERDICTFLOW_HOME", None)
-    else:
-        os.environ["VERDICTFLOW_HOME"] = value
-    reset_settings()
 
 
 def _run(
