@@ -193,9 +193,9 @@ def stage_times(records: list[dict]) -> dict[str, float]:
     """Median milliseconds of each pipeline stage for one item at a time, library calls only
     (no Prefect): where the single-item latency goes."""
     from retrieval.evidence import gather_evidence
-    from tasks.common import repository_for
+    from storage.repository import repository_for
     from tasks.scoring import score_claims
-    from tasks.verify import decide_task, persist_batch
+    from tasks.stages import decide, persist_batch
     from verdictflow.claims import split_claims
     from verdictflow.config import get_settings
     from verdictflow.inputs import coerce_items
@@ -217,9 +217,9 @@ def stage_times(records: list[dict]) -> dict[str, float]:
         timed("open_run", repo.start_run, run_id, "verify", {}, "bench")
         evidence = timed("evidence", gather_evidence, claims)
         scores, _ = timed("score", score_claims, claims, evidence)
-        decided = timed("decide", decide_task.fn, claims, evidence, scores)
+        decided = timed("decide", decide, claims, evidence, scores)
         verdicts = group_items(decided)
-        timed("persist", persist_batch.fn, run_id, claims, evidence, scores, verdicts)
+        timed("persist", persist_batch, run_id, claims, evidence, scores, verdicts)
         timed("close_run", repo.finish_run, run_id, "completed", {}, {})
     return {name: round(1000 * float(np.median(v)), 2) for name, v in times.items()}
 
@@ -254,14 +254,9 @@ def markdown(result: dict[str, Any]) -> str:
             batch.get("claims_per_s"),
         ),
         _row(
-            "single item p50 / p95 ms, fast path (a new context, gates in the worker)",
+            "single item p50 / p95 ms, fast path (a new context, record rules on)",
             f"{lat['fast_path']['p50_ms']} / {lat['fast_path']['p95_ms']}",
             "p50 ≤ 150",
-        ),
-        _row(
-            "  the same, quality gates in this process / gates off",
-            f"{_p50_p95(lat.get('fast_path_gates_in_process'))} / "
-            f"{_p50_p95(lat.get('fast_path_no_gates'))}",
         ),
         _row(
             "  the same, a context already embedded (an ingested document)",

@@ -156,9 +156,9 @@ def _fast_path_ms(runs: int, offset: int, **env: str) -> dict[str, float]:
 
 
 def bench_latency(runs: int, docs: int) -> dict[str, Any]:
-    """Single one-claim item with context, warm: the fast path (gates in the gate worker, as
-    shipped; gates in this process; gates off), the full Prefect flow on a warm cluster, and
-    the stages of the pipeline timed one by one.
+    """Single one-claim item with context, warm: the fast path (the contracts' record rules;
+    Great Expectations runs on batches, not here), the full Prefect flow on a warm cluster,
+    and the stages of the pipeline timed one by one.
 
     Every item brings a context not seen before (a product beyond the ``docs`` ingested), so
     its chunks are embedded in the call; ``fast_path_seen_context`` repeats the shipped case
@@ -166,18 +166,13 @@ def bench_latency(runs: int, docs: int) -> dict[str, Any]:
     """
     from flows.runtime import task_runner
     from flows.verify import verify_items
-    from quality.gate_worker import gate_worker, warm_up
 
-    warm_up()  # the gate worker imports GX once (seconds): part of warming the pipeline
     step = runs + 3
     if docs + 5 * step > workload.PRODUCTS:
         raise ValueError(f"latency runs: at most {(workload.PRODUCTS - docs) // 5 - 3}")
     offset = 2_000_000 - 2_000_000 % workload.PRODUCTS + docs  # products not ingested
     fast = _fast_path_ms(runs, offset)
-    in_process = _fast_path_ms(runs, offset + step, QUALITY__GATE_PROCESS="false")
-    no_gates = _fast_path_ms(runs, offset + 2 * step, QUALITY__ENABLED="false")
     seen = _fast_path_ms(min(runs, docs - 3), offset - docs) if docs > 3 else None
-    gate_worker().close()  # batch runs never start it: keep it out of their memory figures
     offset += 3 * step
     flow_times = []
     with measure.warm_cluster(None):
@@ -190,8 +185,6 @@ def bench_latency(runs: int, docs: int) -> dict[str, Any]:
     return {
         "runs": runs,
         "fast_path": fast,
-        "fast_path_gates_in_process": in_process,
-        "fast_path_no_gates": no_gates,
         "fast_path_seen_context": seen,
         "prefect_flow": measure.percentiles_ms(flow_times),
         "stages_ms": measure.stage_times(workload.items(runs, offset=offset + step)),

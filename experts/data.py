@@ -248,6 +248,8 @@ def split_manifest(parts: dict[str, pd.DataFrame], group_col: str) -> dict:
 
 
 DATASETS = ("vitaminc", *(f"halueval_{kind}" for kind in HALUEVAL_KINDS))
+# More sources for the training mix (experts.data_sources), loaded by name like the above.
+EXTRA_DATASETS = ("bigbench_nli", "squad_shifts", "synthetic")
 
 
 def load_datasets(
@@ -260,8 +262,15 @@ def load_datasets(
             out[name] = (load_vitaminc(cache_dir), "page")
         elif name.startswith("halueval_") and name[9:] in HALUEVAL_KINDS:
             out[name] = (load_halueval(name[9:], cache_dir), "group")
+        elif name in EXTRA_DATASETS:
+            from experts import data_sources
+
+            loader = getattr(data_sources, f"load_{name}")
+            out[name] = (loader(cache_dir), "group")
         else:
-            raise DataError(f"unknown data set {name!r}; expected one of {DATASETS}")
+            raise DataError(
+                f"unknown data set {name!r}; expected one of {DATASETS + EXTRA_DATASETS}"
+            )
     return out
 
 

@@ -19,12 +19,11 @@ import numpy as np
 from experts.calibration_data import DATASET_NAMES, gold_index, load_labelled
 from experts.metrics import evaluation_metrics, task_of
 from verdictflow.config import REPO_ROOT, get_settings
-from verdictflow.contracts import CONTRADICTED, NOT_ENOUGH_INFO, SUPPORTED, InputError, ItemVerdict
+from verdictflow.contracts import InputError, ItemVerdict
 
 DEMO_DIR = REPO_ROOT / "examples" / "demo"
 DEMO_ITEMS = DEMO_DIR / "items.jsonl"
 DEMO_CORPUS = DEMO_DIR / "corpus"
-_SEVERITY = {CONTRADICTED: 3, NOT_ENOUGH_INFO: 2, SUPPORTED: 0}
 
 
 def expand_datasets(names: Sequence[str]) -> list[str]:
@@ -116,17 +115,6 @@ def rows_to_items(rows: Sequence[dict]) -> list[dict]:
     return [{k: r[k] for k in keep if r.get(k) is not None} for r in rows]
 
 
-def deciding_probs(verdict: ItemVerdict) -> tuple[float, float, float]:
-    """The probabilities of the claim that decides an item at the thresholds in force:
-    the worst threshold label (contradicted, then unsupported), lowest p_supported first."""
-    from experts.uncertainty import threshold_indices
-
-    probs = np.array([c.probs for c in verdict.claims], dtype=np.float64)
-    labels = threshold_indices(probs)
-    worst = max(range(len(probs)), key=lambda i: (_SEVERITY[int(labels[i])], -probs[i, 0]))
-    return tuple(float(p) for p in probs[worst])
-
-
 def item_arrays(
     rows: Sequence[dict], verdicts: Sequence[ItemVerdict]
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
@@ -140,7 +128,7 @@ def item_arrays(
             continue
         ids.append(verdict.item_id)
         gold.append(gold_index(row["label"], f"row {row.get('id')}"))
-        probs.append(deciding_probs(verdict))
+        probs.append(verdict.deciding_claim.probs)
         abstained.append(verdict.label.value == "uncertain")
     return (
         ids,

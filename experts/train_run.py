@@ -23,7 +23,7 @@ from experts.training import (
     save_expert,
     train_expert,
 )
-from verdictflow.config import get_settings
+from verdictflow.config import REPO_ROOT, get_settings
 
 
 def frames_for(spec: ExpertSpec, parts: dict[str, dict[str, pd.DataFrame]]) -> dict:
@@ -164,9 +164,17 @@ def model_card(
 
 
 def warm_start_base(name: str, out_root: Path, quick: bool) -> Path | None:
-    """Specialists start from the trained generalist's encoder when it exists (not --quick)."""
+    """Where training starts: the spec's ``warm_start_from`` folder, else (specialists) the
+    trained generalist's encoder when it exists; never for --quick."""
+    if quick or not get_settings().training.warm_start:
+        return None
+    spec = EXPERT_SPECS[name]
+    if spec.warm_start_from:
+        path = Path(spec.warm_start_from)
+        path = path if path.is_absolute() else REPO_ROOT / path
+        return path if (path / "config.json").exists() else None
     generalist = out_root / "generalist"
-    if quick or name == "generalist" or not get_settings().training.warm_start:
+    if name == "generalist":
         return None
     return generalist if (generalist / "config.json").exists() else None
 

@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 
 from verdictflow.config import get_settings
-from verdictflow.contracts import CONTRADICTED, NOT_ENOUGH_INFO, SUPPORTED, VerdictLabel
+from verdictflow.contracts import (
+    CONTRADICTED,
+    NOT_ENOUGH_INFO,
+    SUPPORTED,
+    ClaimVerdict,
+    VerdictLabel,
+)
 
 _EPS = 1e-12
 _LOG3 = float(np.log(3.0))
@@ -28,26 +34,15 @@ INDEX_TO_VERDICT: dict[int, VerdictLabel] = {
 
 
 def threshold_label(probs: Sequence[float]) -> VerdictLabel:
-    """Supported / contradicted / unsupported from probabilities and settings.verify thresholds.
-
-    Supported when p_supported >= support_threshold; else contradicted when p_contradicted is
-    above contradiction_threshold and at least p_not_enough_info (of the two ways not to be
-    supported, the likelier one); else unsupported.
-    """
-    return INDEX_TO_VERDICT[int(threshold_indices(np.asarray([probs]))[0])]
+    """Supported / contradicted / unsupported from probabilities: ``ClaimVerdict.label_for``."""
+    return ClaimVerdict.label_for(tuple(float(p) for p in probs))
 
 
 def threshold_indices(probs: np.ndarray) -> np.ndarray:
-    """Vectorised ``threshold_label`` as class indices (unsupported -> not_enough_info)."""
-    verify = get_settings().verify
-    probs = np.asarray(probs, dtype=np.float64)
-    out = np.full(len(probs), NOT_ENOUGH_INFO, dtype=np.int64)
-    contradicted = (probs[:, CONTRADICTED] > verify.contradiction_threshold) & (
-        probs[:, CONTRADICTED] >= probs[:, NOT_ENOUGH_INFO]
-    )
-    out[contradicted] = CONTRADICTED
-    out[probs[:, SUPPORTED] >= verify.support_threshold] = SUPPORTED
-    return out
+    """``threshold_label`` of each row as a class index (unsupported -> not_enough_info)."""
+    index = {label: i for i, label in INDEX_TO_VERDICT.items()}
+    rows = np.asarray(probs, dtype=np.float64)
+    return np.array([index[threshold_label(row)] for row in rows], dtype=np.int64)
 
 
 def decide(

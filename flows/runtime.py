@@ -26,11 +26,14 @@ def prefect_api_env() -> dict[str, str]:
 
 
 def local_cluster(**kwargs):
-    """A ``distributed.LocalCluster`` whose workers talk to this process's Prefect API."""
+    """A ``distributed.LocalCluster`` whose worker processes talk to this process's Prefect
+    API (threads, ``processes=False``, share this process's settings already)."""
     from distributed import LocalCluster
 
-    env = {**prefect_api_env(), **kwargs.pop("env", {})}
-    return LocalCluster(env=env, **kwargs)
+    env = kwargs.pop("env", {})
+    if not kwargs.get("processes", True):
+        return LocalCluster(**kwargs)
+    return LocalCluster(env={**prefect_api_env(), **env}, **kwargs)
 
 
 def task_runner(settings: Settings | None = None):

@@ -43,7 +43,7 @@ def labelled_probs(
     """Calibrated probabilities and gold indices for the labelled verdicts.
 
     A label keyed by a claim id scores that claim; keyed by an item id, the item's deciding
-    claim (lowest p_supported).
+    claim (``ItemVerdict.deciding_claim``).
     """
     probs: list[tuple[float, float, float]] = []
     gold: list[int] = []
@@ -55,8 +55,7 @@ def labelled_probs(
                 probs.append(claim.probs)
                 gold.append(label_index(labels[claim.claim_id]))
         if verdict.item_id in labels:
-            weakest = min(verdict.claims, key=lambda c: c.p_supported)
-            probs.append(weakest.probs)
+            probs.append(verdict.deciding_claim.probs)
             gold.append(label_index(labels[verdict.item_id]))
     return np.asarray(probs, dtype=np.float64).reshape(-1, 3), np.asarray(gold, dtype=np.int64)
 

@@ -9,18 +9,15 @@ Cost: GX spends ~6 ms of pure Python per expectation per validation (building it
 graph), whatever the frame's size, which is most of a one-item request. Three things keep it
 down without changing a result: record-level suites first run ``BOOLEAN_ONLY`` and only run
 ``COMPLETE`` (to name the broken records) when something failed; the validator reads the batch
-once; and an expectation's ``configuration`` is memoised for the length of one validation
-(``_memoised_configurations``).
+once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import os
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,34 +63,6 @@ def _batch_definition(frame_name: str) -> Any:
     source = _context().data_sources.get("verdictflow")
     asset = source.add_dataframe_asset(frame_name)
     return asset.add_batch_definition_whole_dataframe(f"{frame_name}-whole")
-
-
-@contextlib.contextmanager
-def _memoised_configurations() -> Iterator[None]:
-    """Memoise ``Expectation.configuration`` while one validation runs.
-
-    GX 1.x rebuilds the configuration (a pydantic ``dict()`` plus a new object) on every kwarg
-    lookup, ~100 times per expectation per validation: ~30 % of its time. The expectations of
-    a validation are built for it and not changed while it runs, so one configuration each is
-    the same answer. The memo keeps each expectation alive (its ``id`` cannot be reused) and is
-    dropped when the validation ends. Callers hold ``_LOCK``: no other GX work runs meanwhile.
-    """
-    from great_expectations.expectations.expectation import Expectation
-
-    original = Expectation.__dict__["configuration"]
-    memo: dict[int, tuple[Any, Any]] = {}
-
-    def configuration(self: Any) -> Any:
-        hit = memo.get(id(self))
-        if hit is None:
-            hit = memo[id(self)] = (self, original.fget(self))
-        return hit[1]
-
-    Expectation.configuration = property(configuration)
-    try:
-        yield
-    finally:
-        Expectation.configuration = original
 
 
 def _parameter(value: Any) -> Any:
@@ -166,7 +135,7 @@ def validate_frame(
     # An aggregate suite's observed values come with BASIC; a record-level suite needs nothing
     # beyond pass/fail unless something failed, and then COMPLETE names the broken rows.
     formats = ("BOOLEAN_ONLY", "COMPLETE") if id_column else ("BASIC", "COMPLETE")
-    with _LOCK, _memoised_configurations():
+    with _LOCK:
         gx_suite = _suite(f"{suite}-{frame_name}", checks)
         validator = Validator(
             batch_definition=_batch_definition(f"{suite}-{frame_name}"),

@@ -1,11 +1,10 @@
-"""What a quality gate returns, and what the verify flow does with it (quarantine, status)."""
+"""What a quality gate returns, and what the verify run does with it (its status)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from verdictflow.contracts import InputError, QualityResult
+from verdictflow.contracts import QualityResult
 
 
 @dataclass
@@ -32,35 +31,6 @@ class GateOutcome:
         for part in parts:
             outcome.extend(part.results, part.failed_ids)
         return outcome
-
-
-RULES: dict[str, str] = {
-    "schema": "id must be present, 1..quality.max_id_chars characters, no control characters",
-    "unique_ids": "ids must be unique within the batch (every row sharing an id is held back)",
-    "non_empty_text": "text must not be empty or blank",
-    "text_length": "text length must lie in quality.min_item_chars..verify.max_item_chars",
-    "context_length": "context must not exceed verify.max_item_chars characters",
-    "allowed_metadata": "metadata keys must be in quality.allowed_metadata_keys",
-}
-
-
-def quarantine_errors(
-    outcome: GateOutcome, lines: Mapping[str, int] | None = None, gate: str = "inputs"
-) -> list[InputError]:
-    """One ``InputError`` per record the gate held back, naming the record and the rule.
-
-    The stored rule reads ``"<gate>.<rule>"`` (e.g. ``inputs.unique_ids``).
-    """
-    return [
-        InputError(
-            line=(lines or {}).get(record),
-            item_id=record,
-            rule=f"{gate}.{rule}",
-            message=f"record {record!r} broke quality rule {gate}.{rule}: "
-            + RULES.get(rule, "see the quality report"),
-        )
-        for record, rule in outcome.failed_ids.items()
-    ]
 
 
 def run_status(batch: GateOutcome, status: str = "completed") -> str:

@@ -7,6 +7,7 @@ the connection drops; so any call can be repeated and re-running a run writes no
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -319,3 +320,18 @@ def _run_dict(row: Any) -> dict:
     out["started_at"] = R.as_utc(out["started_at"])
     out["finished_at"] = R.as_utc(out["finished_at"])
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def repository_for(url: str) -> Repository:
+    """The repository of one database URL: one per process, migrated."""
+    repo = Repository(url)
+    repo.upgrade()
+    return repo
+
+
+def current_repository() -> Repository:
+    """The repository of the configured database: one per process and URL, migrated."""
+    from verdictflow.config import get_settings
+
+    return repository_for(get_settings().db_url)

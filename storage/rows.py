@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from verdictflow.contracts import (
+    STORED,
     Claim,
     ClaimScore,
     ClaimVerdict,
@@ -84,12 +85,15 @@ def item_row(run_id: str, item: Item, position: int) -> dict[str, Any]:
 
 
 def row_item(row: Any) -> Item:
-    return Item(
-        id=row.item_id,
-        text=row.text,
-        context=row.context,
-        question=row.question,
-        metadata=row.metadata or {},
+    return Item.model_validate(
+        {
+            "id": row.item_id,
+            "text": row.text,
+            "context": row.context,
+            "question": row.question,
+            "metadata": row.metadata or {},
+        },
+        context=STORED,
     )
 
 
@@ -175,19 +179,22 @@ def claim_verdict_row(run_id: str, cv: ClaimVerdict, idx: int) -> dict[str, Any]
 
 
 def row_claim_verdict(row: Any, evidence: list[Evidence]) -> ClaimVerdict:
-    return ClaimVerdict(
-        item_id=row.item_id,
-        claim_id=row.claim_id,
-        text=row.text,
-        label=VerdictLabel(row.label),
-        probs=(row.p_supported, row.p_contradicted, row.p_nei),
-        p_supported=row.p_supported,
-        uncertainty=row.uncertainty,
-        abstained=row.abstained,
-        evidence=evidence,
-        best_evidence=row.best_chunk_id,
-        experts=dict(row.experts or {}),
-        no_evidence=row.no_evidence,
+    return ClaimVerdict.model_validate(
+        {
+            "item_id": row.item_id,
+            "claim_id": row.claim_id,
+            "text": row.text,
+            "label": VerdictLabel(row.label),
+            "probs": (row.p_supported, row.p_contradicted, row.p_nei),
+            "p_supported": row.p_supported,
+            "uncertainty": row.uncertainty,
+            "abstained": row.abstained,
+            "evidence": evidence,
+            "best_evidence": row.best_chunk_id,
+            "experts": dict(row.experts or {}),
+            "no_evidence": row.no_evidence,
+        },
+        context=STORED,
     )
 
 

@@ -1,14 +1,12 @@
-"""What every Prefect task module shares: the options of data tasks, the repository."""
+"""What every Prefect task module shares: the options of data tasks (one retry policy)."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from storage.repository import Repository
 from verdictflow.config import get_settings
 
 
@@ -24,16 +22,3 @@ def data_task_options() -> dict[str, Any]:
         "retries": verify.task_retries,
         "retry_delay_seconds": exponential_backoff(backoff_factor=verify.task_retry_delay_s),
     }
-
-
-@functools.lru_cache(maxsize=4)
-def repository_for(url: str) -> Repository:
-    """The repository of one database URL: one per process, migrated."""
-    repo = Repository(url)
-    repo.upgrade()
-    return repo
-
-
-def current_repository() -> Repository:
-    """The repository of the configured database: one per process and URL, migrated."""
-    return repository_for(get_settings().db_url)

@@ -12,7 +12,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from experts import evaluation as ev
 from experts.metrics import in_task_space, reliability_png, roc_curve_png
-from tasks.common import current_repository, data_task_options
+from storage.repository import current_repository
+from tasks.common import data_task_options
 from verdictflow.config import get_settings
 from verdictflow.contracts import InputError, ItemVerdict
 

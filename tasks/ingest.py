@@ -16,7 +16,8 @@ from retrieval.ingest import (
 )
 from retrieval.loaders import Document, LoadResult, load_documents
 from retrieval.store import ChunkStore
-from tasks.common import current_repository, data_task_options
+from storage.repository import current_repository
+from tasks.common import data_task_options
 from verdictflow.config import get_settings
 from verdictflow.contracts import DocumentRecord
 

@@ -8,7 +8,7 @@ from prefect.cache_policies import NO_CACHE
 
 from deployments import datasets
 from deployments import reprocess as rp
-from tasks.common import current_repository
+from storage.repository import current_repository
 from tasks.retrying import task_retry_options
 from verdictflow.contracts import InputError, Item
 

@@ -11,13 +11,12 @@ from quality.gates import (
     GateOutcome,
     check_batch,
     check_evidence,
-    check_inputs,
     check_outputs,
     quality_artifact_markdown,
 )
 from tasks.common import data_task_options
 from verdictflow.config import get_settings
-from verdictflow.contracts import Claim, Evidence, Item, ItemVerdict, QualityResult
+from verdictflow.contracts import Claim, Evidence, ItemVerdict, QualityResult
 
 _SETTINGS = get_settings()
 # Inputs are large lists of records: no input hashing, results are returned directly.
@@ -35,12 +34,6 @@ def _publish(gate: str, outcome: GateOutcome, artifact: bool) -> GateOutcome:
     return outcome
 
 
-@task(name="quality-inputs", **_OPTIONS)
-def validate_inputs(items: list[Item], artifact: bool = True) -> GateOutcome:
-    """Input gate; quarantine ``failed_ids`` (item id -> rule)."""
-    return _publish("inputs", check_inputs(items), artifact)
-
-
 @task(name="quality-evidence", **_OPTIONS)
 def validate_evidence(
     claims: list[Claim], evidence: dict[str, list[Evidence]], artifact: bool = True
@@ -53,7 +46,7 @@ def validate_evidence(
 def validate_outputs(
     verdicts: list[ItemVerdict], item_ids: list[str] | None = None, artifact: bool = True
 ) -> GateOutcome:
-    """Output gate; ``failed_ids`` are item ids."""
+    """Outputs gate over the run's item verdicts; ``failed_ids`` are item ids."""
     return _publish("outputs", check_outputs(verdicts, item_ids), artifact)
 
 

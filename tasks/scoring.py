@@ -1,48 +1,34 @@
-"""The scoring stage: gate -> expert batches on the flow's task runner (Dask) -> combine.
+"""Scoring on the flow's task runner: each expert batch a Prefect task on a Dask worker.
 
-``score_batch`` is the Prefect task that runs on a worker; it builds its expert from a
-per-process cache (``experts.registry.cached_expert``), so models never travel as task
-arguments. ``score_claims`` is called inside a running flow and fans the batches out.
+The scoring logic (route, batch, combine) is ``experts.scoring.Scorer``; this module is the
+``BatchRunner`` that submits its batches as ``score-batch`` tasks. Cross-encoder batches ask
+for a ``GPU`` resource when a worker advertises one, and fall back to the CPU when no GPU
+worker is left. Models never travel as task arguments: each worker builds its expert from a
+per-process cache.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Sequence
 
 import numpy as np
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
-from prefect.tasks import exponential_backoff
 
-from experts.base import check_probabilities
-from experts.ensemble import combine
-from experts.gate import load_gate
-from experts.registry import cached_expert, load_registry, registry_path
-from experts.routing import balance_score, top_k_route, utilisation
-from verdictflow.config import get_settings
-from verdictflow.contracts import Claim, ClaimScore, Evidence
+from experts.scoring import Batch, BatchRunner, InProcessRunner
+from experts.scoring import score_batch as score_in_process
+from tasks.common import data_task_options
 
 logger = logging.getLogger(__name__)
-_settings = get_settings()
 
 
-@task(
-    name="score-batch",
-    retries=_settings.verify.task_retries,
-    retry_delay_seconds=exponential_backoff(_settings.verify.task_retry_delay_s),
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
-def score_batch(
-    expert: str, pairs: list[tuple[str, str]], registry: str | None = None
-) -> np.ndarray:
+@task(name="score-batch", persist_result=False, **{**data_task_options(), "cache_policy": NO_CACHE})
+def score_batch(batch: Batch) -> np.ndarray:
     """One expert's probabilities [n, 3] on a batch of (claim, evidence) pairs."""
-    model = cached_expert(expert, registry)
-    return check_probabilities(model.predict(pairs), len(pairs), expert)
+    return score_in_process(batch)
 
 
 def runner_capacity(runner: object) -> tuple[int, int]:
@@ -62,150 +48,69 @@ def runner_capacity(runner: object) -> tuple[int, int]:
     return max(1, min(threads, os.cpu_count() or 1)), 0
 
 
-def _batches(
-    indices: np.ndarray, pairs: Sequence[tuple[str, str]], size: int, slots: int
-) -> list[np.ndarray]:
-    """Split routed pair indices into batches of similar length (less padding): at most
-    ``size`` pairs, and enough batches (two per task slot) to keep every worker busy."""
-    order = sorted(indices.tolist(), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
-    if slots:
-        size = max(1, min(size, -(-len(order) // (2 * slots))))
-    return [np.array(order[s : s + size]) for s in range(0, len(order), size)]
+class TaskRunnerBatches:
+    """A ``BatchRunner`` over the running flow's task runner."""
+
+    def __init__(self, runner: object, gpu_poll_s: float) -> None:
+        self.runner = runner
+        self.gpu_poll_s = gpu_poll_s
+        self._slots, self._gpus = runner_capacity(runner)
+
+    def slots(self) -> int:
+        return self._slots
+
+    def gpus(self) -> int:
+        return self._gpus
+
+    def run(self, batches: Sequence[Batch]) -> list[np.ndarray]:
+        submitted = [
+            self._submit(b, bool(self._gpus) and b.kind == "cross_encoder") for b in batches
+        ]
+        return [self._gather(*s) for s in submitted]
+
+    def _submit(self, batch: Batch, on_gpu: bool) -> tuple:
+        if not on_gpu:
+            return batch, score_batch.submit(batch), False
+        import dask
+
+        with dask.annotate(resources={"GPU": 1}):
+            return batch, score_batch.submit(batch), True
+
+    def _gather(self, batch: Batch, future, on_gpu: bool) -> np.ndarray:
+        """A batch waiting for a GPU is resubmitted without the resource request once no
+        worker advertises a GPU any more, so it never waits forever."""
+        while on_gpu:
+            try:
+                return future.result(timeout=self.gpu_poll_s)
+            except TimeoutError:
+                if runner_capacity(self.runner)[1] == 0:
+                    logger.warning("no GPU worker left: running %s batch on CPU", batch.expert)
+                    future.wrapped_future.cancel()
+                    future, on_gpu = score_batch.submit(batch), False
+        return future.result()
 
 
-def _submit(args: tuple, on_gpu: bool) -> tuple:
-    """Submit one batch to the flow's task runner; GPU batches ask for a ``GPU`` resource."""
-    if not on_gpu:
-        return (args, score_batch.submit(*args), False)
-    import dask
+def flow_batches() -> BatchRunner:
+    """Batches on the running flow's task runner; in this process outside a flow."""
+    from verdictflow.config import get_settings
 
-    with dask.annotate(resources={"GPU": 1}):
-        return (args, score_batch.submit(*args), True)
-
-
-def _gather(submitted: tuple, runner: object, poll_s: float) -> np.ndarray:
-    """A batch's result. A batch waiting for a GPU is resubmitted without the resource
-    request once no worker advertises a GPU any more, so it never waits forever."""
-    args, future, on_gpu = submitted
-    while on_gpu:
-        try:
-            return future.result(timeout=poll_s)
-        except TimeoutError:
-            if runner_capacity(runner)[1] == 0:
-                logger.warning("no GPU worker left: running %s batch on CPU", args[0])
-                future.wrapped_future.cancel()
-                future, on_gpu = score_batch.submit(*args), False
-    return future.result()
-
-
-def _domain(claim: Claim, claim_domains: dict[str, str] | None) -> str | None:
-    """The claim's domain: given, else "qa" for an answer to a question, else unknown."""
-    if claim_domains and claim.claim_id in claim_domains:
-        return claim_domains[claim.claim_id]
-    return "qa" if claim.question else None
+    ctx = FlowRunContext.get()
+    if ctx is None or ctx.task_runner is None:
+        return InProcessRunner()
+    return TaskRunnerBatches(ctx.task_runner, get_settings().experts.gpu_poll_s)
 
 
 def score_claims(
-    claims: list[Claim],
-    evidence: dict[str, list[Evidence]],
+    claims: list,
+    evidence: dict,
     *,
     registry: str | None = None,
     top_k: int | None = None,
     claim_domains: dict[str, str] | None = None,
-) -> tuple[list[ClaimScore], dict]:
-    """Route every (claim, chunk) pair through the gate, score expert batches, combine.
+) -> tuple[list, dict]:
+    """``Scorer(registry, top_k).score(...)`` on the running flow's task runner: the scores
+    and the routing report."""
+    from experts.scoring import Scorer
 
-    Called inside a running flow, each batch is a ``score_batch`` task on the flow's task
-    runner (Dask workers; cross-encoder batches ask for a ``GPU`` resource when a worker has
-    one); outside a flow the batches run in this process.
-
-    Args:
-        claims: the claims to score.
-        evidence: claim_id -> its ranked evidence chunks (claims without any get NEI).
-        registry: expert registry YAML; None: the setting or the shipped one.
-        top_k: experts per pair; None: ``settings.experts.gate_top_k``.
-        claim_domains: optional claim_id -> domain, matched against registry domains
-            (default: "qa" for claims that answer a question).
-
-    Returns:
-        One ``ClaimScore`` per claim in order, and the routing report (gate version, pairs,
-        pairs scored, utilisation per expert, balance score, batches, routing decisions).
-    """
-    settings = get_settings()
-    reg = str(registry_path(registry))
-    specs = load_registry(reg)
-    if not specs:
-        raise RuntimeError(f"expert registry {reg} has no enabled, available expert")
-    gate = load_gate(specs)
-    names = gate.expert_names
-    kinds = {s.name: s.kind for s in specs}
-    k = top_k or settings.experts.gate_top_k
-
-    pair_claims: list[int] = []
-    pair_chunks: list[str] = []
-    pairs: list[tuple[str, str]] = []
-    domains: list[str | None] = []
-    for ci, claim in enumerate(claims):
-        for ev in evidence.get(claim.claim_id, []):
-            pair_claims.append(ci)
-            pair_chunks.append(ev.chunk_id)
-            pairs.append((claim.text, ev.text))
-            domains.append(_domain(claim, claim_domains))
-
-    started = time.perf_counter()
-    probs = gate.probs(pairs, domains) if pairs else np.zeros((0, len(names)))
-    routing = top_k_route(probs, k, settings.experts.gate_capacity_factor)
-
-    gated = time.perf_counter()
-    ctx = FlowRunContext.get()
-    runner = ctx.task_runner if ctx else None
-    slots, n_gpu = runner_capacity(runner)
-    per_task = settings.experts.pairs_per_task
-    submitted = []
-    for e, name in enumerate(names):
-        on_gpu = bool(n_gpu) and kinds[name] == "cross_encoder"
-        for batch in _batches(np.flatnonzero(routing.mask[:, e]), pairs, per_task, slots):
-            args = (name, [pairs[i] for i in batch], reg)
-            if runner is None:
-                submitted.append((name, batch, score_batch.fn(*args)))
-            else:
-                submitted.append((name, batch, _submit(args, on_gpu)))
-
-    outputs = {name: np.full((len(pairs), 3), np.nan) for name in names}
-    for name, batch, result in submitted:
-        if runner is not None:
-            result = _gather(result, runner, settings.experts.gpu_poll_s)
-        outputs[name][batch] = result
-
-    scored = time.perf_counter()
-    claim_ids = [c.claim_id for c in claims]
-    scores = combine(claim_ids, pair_claims, pair_chunks, routing, outputs, names)
-    util = utilisation(routing.mask) if pairs else np.zeros(len(names))
-    report = {
-        "gate": gate.version,
-        "experts": list(names),
-        "k": min(k, len(names)),
-        "claims": len(claims),
-        "pairs": len(pairs),
-        "pairs_scored": int(routing.mask.sum()),
-        "dense_pairs": len(pairs) * len(names),
-        "utilisation": {n: round(float(u), 4) for n, u in zip(names, util, strict=True)},
-        "balance": round(balance_score(util), 4) if pairs else None,
-        "batches": len(submitted),
-        "dropped_by_capacity": routing.dropped,
-        "gpu_workers": n_gpu,
-        "gate_s": round(gated - started, 4),
-        "experts_s": round(scored - gated, 4),
-        "decisions": [
-            {
-                "claim_id": claims[pair_claims[i]].claim_id,
-                "chunk_id": pair_chunks[i],
-                "experts": {
-                    names[e]: round(float(routing.weights[i, e]), 6)
-                    for e in np.flatnonzero(routing.mask[i])
-                },
-            }
-            for i in range(len(pairs))
-        ],
-    }
-    return scores, report
+    result = Scorer(registry, top_k).score(claims, evidence, flow_batches(), claim_domains)
+    return result.scores, result.report

@@ -62,7 +62,7 @@ def _run_verify(path: Path, output: Path | None) -> VerifyResult:
 
 
 def _print_failed_expectations(run_id: str) -> None:
-    from tasks.common import current_repository
+    from storage.repository import current_repository
 
     for res in current_repository().load_quality_results(run_id):
         if not res.success:
@@ -77,16 +77,15 @@ def _print_failed_expectations(run_id: str) -> None:
 def _print_verdicts(result: VerifyResult) -> None:
     colours = {"supported": "green", "contradicted": "red", "unsupported": "yellow"}
     table = Table(title=f"run {result.run_id} ({result.status})")
-    for column in ("item", "verdict", "p_supported", "weakest claim"):
+    for column in ("item", "verdict", "p_supported", "deciding claim"):
         table.add_column(column)
     for verdict in result.verdicts:
-        weakest = min(verdict.claims, key=lambda c: c.p_supported)
         colour = colours.get(verdict.label.value, "magenta")
         table.add_row(
             verdict.item_id,
             f"[{colour}]{verdict.label.value}[/{colour}]",
             f"{verdict.p_supported:.2f}",
-            weakest.text[:90],
+            verdict.deciding_claim.text[:90],
         )
     Console().print(table)
 

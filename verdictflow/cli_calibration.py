@@ -86,27 +86,15 @@ def quality_check_command(
         Path, typer.Argument(exists=True, dir_okay=False, help="Items JSONL to check.")
     ],
 ) -> None:
-    """Run the input quality gate on a JSONL of items; exit 1 if any record fails a rule."""
-    from pydantic import ValidationError
+    """Check a JSONL of items against the record rules; exit 1 if any record breaks one."""
+    from verdictflow.inputs import read_jsonl
 
-    from quality.gates import RULES, check_inputs
-    from verdictflow.contracts import Item
-
-    items, bad = [], 0
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            items.append(Item.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            bad += 1
-            console.print(f"[yellow]line {n}: rule schema: {str(exc).splitlines()[0]}[/yellow]")
-    outcome = check_inputs(items)
-    for record, rule in outcome.failed_ids.items():
-        console.print(f"[yellow]item {record!r}: rule {rule}: {RULES.get(rule, '')}[/yellow]")
-    failed = len(outcome.failed_ids) + bad
-    Console().print(f"{len(items) + bad} records, {failed} failing the input gate")
-    if failed:
+    items, errors = read_jsonl(path)
+    for e in errors:
+        who = f"item {e.item_id!r}" if e.item_id else "record"
+        console.print(f"[yellow]line {e.line}: {who}: rule {e.rule}: {e.message}[/yellow]")
+    Console().print(f"{len(items) + len(errors)} records, {len(errors)} breaking a record rule")
+    if errors:
         raise typer.Exit(1)
 
 

@@ -152,6 +152,9 @@ class TrainingSettings(BaseModel):
     eval_pairs: int = Field(1000, description="Test pairs per data set in the figures.")
     time_budget_min: float | None = Field(None, description="Wall-clock cap per expert.")
     warm_start: bool = Field(True, description="Specialists start from the trained generalist.")
+    synthetic_per_transform: int = Field(
+        6000, description="Synthetic pairs made per transform (experts.synthetic)."
+    )
 
 
 class QualitySettings(BaseModel):
@@ -161,10 +164,6 @@ class QualitySettings(BaseModel):
     max_unsupported_share: float = Field(1.0, description="Batch fails above this share.")
     min_unsupported_share: float = 0.0
     max_ece: float = 0.1
-    gate_process: bool = Field(
-        True,
-        description="The fast path runs the gates in a warm child process beside the experts.",
-    )
     min_ece_labelled: int = Field(
         20, description="The ece rule needs this many labelled verdicts (fewer: noise, skipped)."
     )

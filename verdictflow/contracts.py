@@ -6,10 +6,14 @@ serialise for Prefect task arguments and results.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
+
+from verdictflow.config import get_settings
 
 # Column order of every expert's probability array: predict(pairs) -> array[n, 3].
 LABELS: tuple[str, str, str] = ("supported", "contradicted", "not_enough_info")
@@ -25,18 +29,76 @@ class VerdictLabel(StrEnum):
     UNCERTAIN = "uncertain"  # abstained: the prediction set is not a single label
 
 
+# Validation context for rows read back from storage: the rules that depend on settings
+# (size limits, thresholds) held when the row was written and are not checked again.
+STORED = {"stored": True}
+# The rules an Item's validation can break (an InputError's ``rule``).
+ITEM_RULES = frozenset({"id", "text", "text_length", "max_size", "allowed_metadata"})
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+def rule_error(rule: str, message: str) -> PydanticCustomError:
+    """A validation error whose type is the rule's name (``InputError.rule``)."""
+    return PydanticCustomError(rule, message)
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Item(_Model):
-    """One thing to check: an LLM answer, a summary, a record."""
+    """One thing to check: an LLM answer, a summary, a record.
+
+    Record rules (the error's type names the rule): ``id`` non-empty, at most
+    ``quality.max_id_chars`` characters, no control characters; ``text`` not blank;
+    ``text_length`` at least ``quality.min_item_chars``; ``max_size`` text, context and
+    question within ``verify.max_item_chars``; ``allowed_metadata`` keys in
+    ``quality.allowed_metadata_keys`` when that is set.
+    """
 
     id: str
     text: str
     context: str | None = None
     question: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _record_rules(self, info: ValidationInfo) -> Item:
+        if not self.id.strip():
+            raise rule_error("id", "field 'id' is empty")
+        if _CONTROL.search(self.id):
+            raise rule_error("id", "id holds control characters")
+        if not self.text.strip():
+            raise rule_error("text", "field 'text' is empty")
+        if _stored(info):
+            return self
+        settings = get_settings()
+        if len(self.id) > settings.quality.max_id_chars:
+            raise rule_error(
+                "id", f"id has {len(self.id)} characters (limit {settings.quality.max_id_chars})"
+            )
+        limit = settings.verify.max_item_chars
+        for key in ("text", "context", "question"):
+            value = getattr(self, key) or ""
+            if len(value) > limit:
+                raise rule_error(
+                    "max_size", f"{key} has {len(value):,} characters (limit {limit:,})"
+                )
+        if len(self.text.strip()) < settings.quality.min_item_chars:
+            raise rule_error(
+                "text_length",
+                f"text has {len(self.text.strip())} characters "
+                f"(at least {settings.quality.min_item_chars})",
+            )
+        allowed = settings.quality.allowed_metadata_keys
+        unknown = sorted(set(self.metadata) - set(allowed)) if allowed is not None else []
+        if unknown:
+            raise rule_error("allowed_metadata", f"metadata keys not allowed: {unknown}")
+        return self
 
 
 class Claim(_Model):
@@ -79,7 +141,12 @@ class Evidence(_Model):
 
 
 class ClaimVerdict(_Model):
-    """The verdict on one claim."""
+    """The verdict on one claim.
+
+    Rules: ``probs`` each in [0, 1] and summing to 1 (within ``quality.prob_tolerance``),
+    ``p_supported`` is ``probs[0]``, and the label is the one the probabilities give
+    (``label_for``): uncertain exactly when it abstained.
+    """
 
     item_id: str
     claim_id: str
@@ -94,14 +161,72 @@ class ClaimVerdict(_Model):
     experts: dict[str, float] = Field(default_factory=dict)  # name -> gate weight
     no_evidence: bool = False
 
+    @staticmethod
+    def label_for(probs: tuple[float, float, float], abstained: bool = False) -> VerdictLabel:
+        """The verdict calibrated probabilities give: supported at ``verify.support_threshold``;
+        contradicted above ``verify.contradiction_threshold`` when likelier than
+        not-enough-info; else unsupported; uncertain when it abstained."""
+        if abstained:
+            return VerdictLabel.UNCERTAIN
+        verify = get_settings().verify
+        if probs[SUPPORTED] >= verify.support_threshold:
+            return VerdictLabel.SUPPORTED
+        if (
+            probs[CONTRADICTED] > verify.contradiction_threshold
+            and probs[CONTRADICTED] >= probs[NOT_ENOUGH_INFO]
+        ):
+            return VerdictLabel.CONTRADICTED
+        return VerdictLabel.UNSUPPORTED
+
+    @model_validator(mode="after")
+    def _verdict_rules(self, info: ValidationInfo) -> ClaimVerdict:
+        tolerance = get_settings().quality.prob_tolerance
+        if any(not 0.0 <= p <= 1.0 for p in self.probs):
+            raise rule_error(
+                "prob_range", f"claim {self.claim_id}: probs {self.probs} not in [0, 1]"
+            )
+        if abs(sum(self.probs) - 1.0) > tolerance:
+            raise rule_error("prob_sum", f"claim {self.claim_id}: probs sum to {sum(self.probs)}")
+        if abs(self.p_supported - self.probs[SUPPORTED]) > tolerance:
+            raise rule_error("p_supported", f"claim {self.claim_id}: p_supported != probs[0]")
+        if not _stored(info) and self.label != self.label_for(self.probs, self.abstained):
+            raise rule_error(
+                "label_consistent",
+                f"claim {self.claim_id}: label {self.label.value} but the probabilities give "
+                f"{self.label_for(self.probs, self.abstained).value}",
+            )
+        return self
+
+
+# An item is as bad as its worst claim: this order decides which claim label wins.
+SEVERITY = {
+    VerdictLabel.CONTRADICTED: 3,
+    VerdictLabel.UNSUPPORTED: 2,
+    VerdictLabel.UNCERTAIN: 1,
+    VerdictLabel.SUPPORTED: 0,
+}
+
 
 class ItemVerdict(_Model):
-    """The verdict on an item: its weakest claim decides."""
+    """The verdict on an item: its weakest claim decides (``deciding_claim``)."""
 
     item_id: str
     label: VerdictLabel
     p_supported: float
     claims: list[ClaimVerdict]
+
+    @property
+    def deciding_claim(self) -> ClaimVerdict | None:
+        """The claim that decides the item: the worst label, then the lowest p_supported.
+        The CLI, storage, the quality gates and the evaluation all score this claim."""
+        return deciding_claim(self.claims)
+
+
+def deciding_claim(claims: list[ClaimVerdict]) -> ClaimVerdict | None:
+    """Of an item's claims, the worst label, then the lowest p_supported (None: no claims)."""
+    if not claims:
+        return None
+    return max(claims, key=lambda c: (SEVERITY[c.label], -c.p_supported))
 
 
 class InputError(_Model):

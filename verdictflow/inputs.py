@@ -4,7 +4,8 @@ Rules (each error names the line, the item id when known, and the rule):
 ``utf8`` the line is not UTF-8; ``max_size`` the line or text is over the limit; ``json`` the line
 is not JSON; ``object`` it is not a JSON object; ``id`` missing or not a string/integer;
 ``text`` missing, not a string, or empty; ``types`` a known field has the wrong type;
-``duplicate_id`` an id seen earlier in the batch (the first one is checked).
+``duplicate_id`` an id seen earlier in the batch (the first one is checked); and the rules of
+the ``Item`` contract (``text_length``, ``max_size``, ``allowed_metadata``, ...).
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from verdictflow.config import get_settings
-from verdictflow.contracts import InputError, Item
+from verdictflow.contracts import ITEM_RULES, InputError, Item
 
 _OPTIONAL_TEXT = ("context", "question")
 
 
-def _check_record(record: Any, line: int | None, max_chars: int) -> Item | InputError:
+def _check_record(record: Any, line: int | None) -> Item | InputError:
+    """The record as an ``Item``, or the first rule it breaks (the contract's rules)."""
+
     def error(rule: str, message: str, item_id: str | None = None) -> InputError:
         return InputError(line=line, item_id=item_id, rule=rule, message=message)
 
@@ -30,28 +35,11 @@ def _check_record(record: Any, line: int | None, max_chars: int) -> Item | Input
     if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or str(raw_id).strip() == "":
         return error("id", "field 'id' is missing or not a non-empty string/integer")
     item_id = str(raw_id)
-    if len(item_id) > get_settings().quality.max_id_chars:
-        return error(
-            "id", f"id has {len(item_id)} characters (limit {get_settings().quality.max_id_chars})"
-        )
-    text = record.get("text")
-    if not isinstance(text, str):
+    if not isinstance(record.get("text"), str):
         return error("text", "field 'text' is missing or not a string", item_id)
-    if not text.strip():
-        return error("text", "field 'text' is empty", item_id)
-    if len(text) > max_chars:
-        return error(
-            "max_size", f"text has {len(text):,} characters (limit {max_chars:,})", item_id
-        )
     for key in _OPTIONAL_TEXT:
         if record.get(key) is not None and not isinstance(record[key], str):
             return error("types", f"field {key!r} must be a string", item_id)
-        if len(record.get(key) or "") > max_chars:  # bounded before anything is split
-            return error(
-                "max_size",
-                f"{key} has {len(record[key]):,} characters (limit {max_chars:,})",
-                item_id,
-            )
     metadata = record.get("metadata") or {}
     if not isinstance(metadata, dict):
         return error("types", "field 'metadata' must be an object", item_id)
@@ -59,20 +47,24 @@ def _check_record(record: Any, line: int | None, max_chars: int) -> Item | Input
         k: v for k, v in record.items() if k not in {"id", "text", "metadata", *_OPTIONAL_TEXT}
     }
     context = record.get("context")
-    return Item(
-        id=item_id,
-        text=text,
-        context=context if context and context.strip() else None,
-        question=record.get("question") or None,
-        metadata={**metadata, **extra},
-    )
+    try:
+        return Item(
+            id=item_id,
+            text=record["text"],
+            context=context if context and context.strip() else None,
+            question=record.get("question") or None,
+            metadata={**metadata, **extra},
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        rule = first["type"] if first["type"] in ITEM_RULES else "types"
+        return error(rule, first["msg"], item_id)
 
 
 def parse_records(
     records: Iterable[tuple[int | None, Any]],
 ) -> tuple[list[Item], list[InputError]]:
     """Validate ``(line, record)`` pairs; records may be dicts, Items or InputErrors already."""
-    max_chars = get_settings().verify.max_item_chars
     items: list[Item] = []
     errors: list[InputError] = []
     seen: set[str] = set()
@@ -82,7 +74,7 @@ def parse_records(
             continue
         if isinstance(record, Item):
             record = record.model_dump()
-        result = _check_record(record, line, max_chars)
+        result = _check_record(record, line)
         if isinstance(result, InputError):
             errors.append(result)
         elif result.id in seen:

@@ -18,15 +18,8 @@ from verdictflow.contracts import (
     Item,
     ItemVerdict,
     VerdictLabel,
+    deciding_claim,
 )
-
-# An item is as bad as its worst claim: this order decides which claim label wins.
-_SEVERITY = {
-    VerdictLabel.CONTRADICTED: 3,
-    VerdictLabel.UNSUPPORTED: 2,
-    VerdictLabel.UNCERTAIN: 1,
-    VerdictLabel.SUPPORTED: 0,
-}
 
 
 def no_evidence_verdict(claim: Claim) -> ClaimVerdict:
@@ -45,12 +38,11 @@ def no_evidence_verdict(claim: Claim) -> ClaimVerdict:
 def item_verdict(item_id: str, claims: Sequence[ClaimVerdict]) -> ItemVerdict:
     """An item's verdict follows its weakest claim (lowest p_supported, worst label)."""
     ordered = sorted(claims, key=lambda c: c.claim_id.rsplit(":", 1)[-1].zfill(6))
-    worst = max(ordered, key=lambda c: (_SEVERITY[c.label], -c.p_supported))
     return ItemVerdict(
         item_id=item_id,
-        label=worst.label,
+        label=deciding_claim(ordered).label,
         p_supported=min(c.p_supported for c in ordered),
-        claims=list(ordered),
+        claims=ordered,
     )
 
 

@@ -40,7 +40,7 @@ def _artifacts() -> int:
 @pytest.mark.slow
 def test_one_item_takes_the_fast_path_and_matches_the_flow(prefect_harness, local_home):
     from flows.verify import verify_items
-    from tasks.common import current_repository
+    from storage.repository import current_repository
 
     before, artifacts = _flow_runs(), _artifacts()
     fast = verify_items(items=[_item(2)])
@@ -48,17 +48,25 @@ def test_one_item_takes_the_fast_path_and_matches_the_flow(prefect_harness, loca
     # ... and no artifact: outside a run one would start a temporary Prefect server
     assert _artifacts() == artifacts
     run = current_repository().get_run(fast.run_id)
-    assert run["status"] == "completed" and run["timings"]["fast_path"] is True
+    assert run["status"] == "completed" and run["timings"]["execution"] == "inline"
     assert fast.counts["items"] == 1 and fast.counts["claims"] == 1
 
     # The full flow on the same item (another run id) gives the same verdict.
-    flow = verify_items.with_options()(items=[_item(2)], parent_run_id="through-prefect")
+    flow = verify_items.flow(items=[_item(2)], parent_run_id="through-prefect")
     assert _flow_runs() == before + 1
     assert flow.run_id != fast.run_id
     (a,), (b,) = fast.verdicts, flow.verdicts
     assert a.label == b.label
     assert a.claims[0].probs == pytest.approx(b.claims[0].probs, abs=1e-6)
     assert a.claims[0].experts == b.claims[0].experts
+
+    # Options set on the entry keep the fast path (a task runner, a name: no flow run).
+    from flows.runtime import task_runner
+
+    again = verify_items.with_options(task_runner=task_runner(), name="renamed")(items=[_item(2)])
+    assert again.run_id == fast.run_id and _flow_runs() == before + 1
+    # ... and the flow behind it has them.
+    assert verify_items.with_options(name="renamed").flow.name == "renamed"
 
     # Re-running writes nothing twice.
     counts = current_repository().table_counts()
@@ -90,37 +98,25 @@ def test_fast_path_limits(prefect_harness, local_home, monkeypatch):
 
 
 @pytest.mark.slow
-def test_fast_path_gates_in_the_worker_match_the_gates_here(
+def test_the_fast_path_checks_records_but_runs_no_batch_suite(
     prefect_harness, local_home, monkeypatch
 ):
     from flows.verify import verify_items
-    from quality.gate_worker import gate_worker, warm_up
-    from tasks.common import current_repository
+    from storage.repository import current_repository
 
-    assert warm_up(120)
     repo = current_repository()
+    one = verify_items(items=[_item(7)])
+    assert one.status == "completed"
+    assert repo.load_quality_results(one.run_id) == []  # GX runs on batches, not here
 
-    def run(item: dict, **env: str):
-        for key, value in env.items():
-            monkeypatch.setenv(f"VERDICTFLOW_{key}", value)
-        reset_settings()
-        result = verify_items(items=[item])
-        return result, sorted(
-            (r.column, r.success) for r in repo.load_quality_results(result.run_id)
-        )
-
-    served = gate_worker().served
-    there, there_quality = run(_item(7))
-    assert gate_worker().served == served + 3  # inputs, evidence, outputs (claims)
-    here, here_quality = run({**_item(7), "id": "fast-7-here"}, QUALITY__GATE_PROCESS="false")
-    assert gate_worker().served == served + 3  # turned off: all ran here
-    assert there.status == here.status == "completed"
-    assert there_quality == here_quality and len(there_quality) >= 10
-    assert there.verdicts[0].claims[0].probs == pytest.approx(here.verdicts[0].claims[0].probs)
-
-    # An item the inputs gate holds back (too short for the setting) is split and searched
-    # while the gate runs, but never scored or stored.
-    short = {"id": "short", "text": "It is 9 kg.", "context": FJELL}
-    held, _ = run(short, QUALITY__GATE_PROCESS="true", QUALITY__MIN_ITEM_CHARS="20")
-    assert [e.rule for e in held.errors] == ["inputs.text_length"]
+    # An item breaking a record rule is named with its rule, never scored or stored.
+    monkeypatch.setenv("VERDICTFLOW_QUALITY__MIN_ITEM_CHARS", "20")
+    reset_settings()
+    held = verify_items(items=[{"id": "short", "text": "It is 9 kg.", "context": FJELL}])
+    assert [(e.item_id, e.rule) for e in held.errors] == [("short", "text_length")]
     assert held.verdicts == [] and held.status == "failed"
+
+    # The flow run of the same kind of item stores the batch suites' results.
+    flow = verify_items.flow(items=[_item(8)])
+    suites = {r.suite for r in repo.load_quality_results(flow.run_id)}
+    assert suites == {"evidence", "outputs", "batch"}

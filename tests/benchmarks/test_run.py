@@ -34,7 +34,7 @@ def test_benchmarks_run_on_a_tiny_workload_and_write_json_and_markdown(
     assert written["ingest"]["chunks"] >= 4 and written["ingest"]["chunks_per_s"] > 0
     assert written["search"]["queries_per_s"] > 0
     assert 0 < written["search"]["p50_ms"] <= written["search"]["p95_ms"]
-    for path in ("fast_path", "fast_path_gates_in_process", "fast_path_no_gates", "prefect_flow"):
+    for path in ("fast_path", "prefect_flow"):
         figures = written["latency"][path]
         assert 0 < figures["p50_ms"] <= figures["p95_ms"], path
     assert {"evidence", "score", "persist"} <= set(written["latency"]["stages_ms"])

@@ -50,13 +50,13 @@ def test_quality_check_names_records_and_rules(app: typer.Typer, tmp_path: Path)
     )
     result = CliRunner().invoke(app, ["quality-check", str(path)])
     assert result.exit_code == 1
-    assert "item 'a': rule unique_ids" in result.output
-    assert "item 'b': rule non_empty_text" in result.output
-    assert "line 4: rule schema" in result.output
-    assert "5 records, 3 failing" in result.output
+    assert "line 2: item 'a': rule duplicate_id" in result.output
+    assert "line 3: item 'b': rule text" in result.output
+    assert "line 4: record: rule json" in result.output
+    assert "5 records, 3 breaking" in result.output
     path.write_text(json.dumps({"id": "c", "text": "Fine."}) + "\n")
     result = CliRunner().invoke(app, ["quality-check", str(path)])
-    assert result.exit_code == 0 and "1 records, 0 failing" in result.output
+    assert result.exit_code == 0 and "1 records, 0 breaking" in result.output
 
 
 def test_calibrate_rejects_an_unknown_method(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ def _cv(claim_id: str, label: VerdictLabel, p: float) -> ClaimVerdict:
         claim_id=claim_id,
         text=f"claim {claim_id}",
         label=label,
-        probs=(p, 1 - p, 0.0),
+        probs=(p, 0.0, 1 - p) if label is VerdictLabel.UNSUPPORTED else (p, 1 - p, 0.0),
         p_supported=p,
     )
 

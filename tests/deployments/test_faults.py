@@ -51,7 +51,7 @@ def database(monkeypatch: pytest.MonkeyPatch, prefix: str) -> Iterator[str]:
 
 
 def _snapshot(url: str) -> tuple[dict, list]:
-    from tasks.common import repository_for
+    from storage.repository import repository_for
 
     repo = repository_for(url)
     [run] = repo.list_runs(kind="verify")
@@ -65,7 +65,7 @@ class ConnectionKiller:
     """Terminates the backend of a connection as it inserts claim verdicts (a real drop)."""
 
     def __init__(self, url: str, skip: int, kills: int) -> None:
-        from tasks.common import repository_for
+        from storage.repository import repository_for
 
         self.engine = repository_for(url).engine
         self.admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -121,7 +121,7 @@ def test_dropped_connections_lose_and_double_nothing(prefect_harness, dataset, m
         finally:
             killer.remove()
         assert killer.killed >= 1
-        from tasks.common import repository_for
+        from storage.repository import repository_for
 
         halfway = repository_for(url).table_counts()
         assert 0 < halfway["claim_verdicts"] < reference[0]["claim_verdicts"]

@@ -28,7 +28,7 @@ def test_reprocess_redoes_affected_items_beside_the_old_verdicts(
     from flows.ingest import ingest_documents
     from flows.reprocess import reprocess_on_document_change as reprocess
     from flows.verify_dataset import DatasetSource, verify_dataset
-    from tasks.common import current_repository
+    from storage.repository import current_repository
 
     docs = tmp_path / "docs"
     docs.mkdir()

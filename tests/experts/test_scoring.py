@@ -67,7 +67,7 @@ def test_verdicts_on_hand_made_claims(registry: str) -> None:
     for s in scores:
         assert sum(s.experts.values()) == pytest.approx(1.0) or not s.experts
     assert report["gate"] == "prior" and report["pairs"] == 6 and report["claims"] == 4
-    assert len(report["decisions"]) == 6
+    assert sum(report["routed"].values()) == report["pairs_scored"] >= 6
     assert sum(report["utilisation"].values()) == pytest.approx(1.0)
 
 

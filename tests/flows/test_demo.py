@@ -29,7 +29,7 @@ CHANGED_NUMBERS = {
 def test_demo_corpus_and_items(prefect_harness, home, monkeypatch):
     from flows.ingest import ingest_documents
     from flows.verify import verify_items
-    from tasks.common import current_repository
+    from storage.repository import current_repository
 
     monkeypatch.setenv("VERDICTFLOW_DASK__USE_DASK", "false")
     reset_settings()

@@ -44,7 +44,7 @@ def labelled(home, monkeypatch, tmp_path):
 @pytest.mark.slow
 def test_evaluate_scores_a_labelled_file_and_stores_the_report(prefect_harness, labelled):
     from flows.evaluate import evaluate
-    from tasks.common import current_repository
+    from storage.repository import current_repository
 
     report = evaluate(datasets=[str(labelled)])
     tiny = report["datasets"]["tiny"]

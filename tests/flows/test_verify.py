@@ -34,7 +34,7 @@ def local_home(home, monkeypatch):
 
 
 def _repo():
-    from tasks.common import current_repository
+    from storage.repository import current_repository
 
     return current_repository()
 
@@ -79,20 +79,21 @@ def test_a_run_that_dies_halfway_resumes_without_duplicates(
     prefect_harness, local_home, monkeypatch
 ):
     import flows.verify as verify_module
+    from experts.scoring import Scorer
 
     monkeypatch.setenv("VERDICTFLOW_VERIFY__BATCH_ITEMS", "1")
     monkeypatch.setenv("VERDICTFLOW_VERIFY__TASK_RETRIES", "0")
     reset_settings()
-    real_score = verify_module.score_claims
+    real_score = Scorer.score
     calls = {"n": 0}
 
-    def dies_on_second_batch(claims, evidence):
+    def dies_on_second_batch(self, claims, evidence, runner=None, claim_domains=None):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("worker lost")
-        return real_score(claims, evidence)
+        return real_score(self, claims, evidence, runner, claim_domains)
 
-    monkeypatch.setattr(verify_module, "score_claims", dies_on_second_batch)
+    monkeypatch.setattr(Scorer, "score", dies_on_second_batch)
     with pytest.raises(RuntimeError, match="worker lost"):
         verify_module.verify_items(items=ITEMS)
     repo = _repo()

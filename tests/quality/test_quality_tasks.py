@@ -9,36 +9,34 @@ import pytest
 import sqlalchemy as sa
 from prefect import flow
 
-from quality.gates import quarantine_errors, run_status
+from quality.gates import run_status
 from tasks.quality import (
     all_results,
     quality_report,
     validate_batch,
     validate_evidence,
-    validate_inputs,
     validate_outputs,
 )
 from tests.quality import quality_data as data
 from verdictflow.config import reset_settings
-from verdictflow.contracts import Item
+from verdictflow.inputs import coerce_items
 
 
 @flow(name="quality-gates-test")
-def gates_flow(items: list[Item]) -> tuple[str, dict]:
+def gates_flow(n: int) -> tuple[str, dict]:
     from prefect.runtime import flow_run
 
-    inputs = validate_inputs(items)
-    good = [i for i in items if i.id not in inputs.failed_ids]
-    claims = [c for c in data.claims(len(items)) if c.item_id in {i.id for i in good}]
-    evidence = validate_evidence(
-        claims, {c.claim_id: data.evidence(len(items))[c.claim_id] for c in claims}
-    )
-    verdicts = [data.item_verdict(i.id, (0.1, 0.1, 0.8)) for i in good]
-    outputs = validate_outputs(verdicts, [i.id for i in good])
-    batch = validate_batch(verdicts)
-    outcomes = {"inputs": inputs, "evidence": evidence, "outputs": outputs, "batch": batch}
+    claims = data.claims(n)
+    evidence = data.evidence(n)
+    del evidence[claims[-1].claim_id]  # one claim lost its evidence entry
+    verdicts = [data.item_verdict(c.item_id, (0.1, 0.1, 0.8)) for c in claims]
+    outcomes = {
+        "evidence": validate_evidence(claims, evidence),
+        "outputs": validate_outputs(verdicts, [c.item_id for c in claims]),
+        "batch": validate_batch(verdicts),
+    }
     failed = quality_report(outcomes)
-    assert failed is batch.failed
+    assert failed is True
     return str(flow_run.id), outcomes
 
 
@@ -63,29 +61,27 @@ def test_gate_tasks_publish_artifacts_and_results_are_stored(
 
     monkeypatch.setenv("VERDICTFLOW_QUALITY__MAX_UNSUPPORTED_SHARE", "0.5")
     reset_settings()
-    items = [*data.items(3), Item(id="blank", text="  ")]
-    flow_run_id, outcomes = gates_flow(items)
+    flow_run_id, outcomes = gates_flow(4)
 
     artifacts = _artifacts(flow_run_id)
     assert {
-        "quality-inputs",
         "quality-evidence",
         "quality-outputs",
         "quality-batch",
         "quality-report",
         "quality-report-table",
     } <= set(artifacts)
-    assert "## inputs: FAILED" in artifacts["quality-inputs"]
-    assert "`blank` (non_empty_text)" in artifacts["quality-inputs"]
+    assert "## evidence: FAILED" in artifacts["quality-evidence"]
+    assert "`item-3:0` (has_evidence)" in artifacts["quality-evidence"]
     assert "## batch: FAILED" in artifacts["quality-report"]
     assert "unsupported_share" in artifacts["quality-report-table"]
 
-    # The verify flow stores quarantined rows with their rule and every result with the run.
+    # The verify run stores bad records with their rule and every result with the run.
     repo = Repository(db_url)
     repo.upgrade()
     run_id = f"quality-test-{flow_run_id}"
     repo.start_run(run_id, "verify", {}, "test")
-    errors = quarantine_errors(outcomes["inputs"])
+    _, errors = coerce_items([{"id": "ok", "text": "Fine text."}, {"id": "blank", "text": "  "}])
     assert repo.save_input_errors(run_id, errors) == 1
     assert repo.save_input_errors(run_id, errors) == 0  # idempotent
     results = all_results(outcomes)
@@ -108,7 +104,10 @@ def test_gate_tasks_publish_artifacts_and_results_are_stored(
             )
         ).all()
     repo.dispose()
-    assert [(r.item_id, r.rule) for r in stored] == [("blank", "inputs.non_empty_text")]
-    assert "blank" in stored[0].message
+    assert [(r.item_id, r.rule) for r in stored] == [("blank", "text")]
+    assert "empty" in stored[0].message
     assert n_results == len(results)
-    assert set(failed_rules) == {("inputs", "items.text_chars"), ("batch", "share.unsupported")}
+    assert set(failed_rules) == {
+        ("evidence", "claims.evidence_status"),
+        ("batch", "share.unsupported"),
+    }

@@ -53,16 +53,18 @@ def make_verdicts(
                 )
                 for k in range(evidence_per_claim)
             ]
+            rng.choice(labels)  # (kept: the draws after it stay as they were)
+            uncertainty, abstained = rng.random(), rng.random() < 0.3
             claims.append(
                 ClaimVerdict(
                     item_id=item_id,
                     claim_id=claim_id,
                     text=f"claim {j} of {item_id}",
-                    label=rng.choice(labels),
+                    label=ClaimVerdict.label_for(probs, abstained),
                     probs=probs,
                     p_supported=probs[0],
-                    uncertainty=rng.random(),
-                    abstained=rng.random() < 0.3,
+                    uncertainty=uncertainty,
+                    abstained=abstained,
                     evidence=evidence,
                     best_evidence=evidence[0].chunk_id if evidence else None,
                     experts={"similarity": 0.6, "numbers": 0.4},

@@ -1,0 +1,187 @@
+"""The scoring stage as a library object: gate -> expert batches -> combine.
+
+``Scorer.score`` routes every (claim, evidence chunk) pair through the gate to its top-k
+experts, cuts each expert's pairs into length-sorted batches, hands the batches to a
+``BatchRunner`` and combines the outputs into one ``ClaimScore`` per claim. The runner is
+the seam: ``InProcessRunner`` (the default) scores here; the Prefect layer passes one that
+submits each batch as a task to Dask workers (``tasks/scoring.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from experts.base import check_probabilities
+from experts.ensemble import combine
+from experts.gate import load_gate
+from experts.registry import cached_expert, load_registry, registry_path
+from experts.routing import balance_score, top_k_route, utilisation
+from verdictflow.config import get_settings
+from verdictflow.contracts import Claim, ClaimScore, Evidence
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One expert's share of the pairs: what a runner scores in one call."""
+
+    expert: str
+    kind: str
+    pairs: list[tuple[str, str]]
+    registry: str
+
+
+class BatchRunner(Protocol):
+    """Scores batches; returns each batch's probabilities [n, 3], in order."""
+
+    def slots(self) -> int:
+        """Task slots to keep busy (0: in this process, one batch at a time)."""
+        ...
+
+    def gpus(self) -> int:
+        """Workers with a GPU that cross-encoder batches are sent to."""
+        ...
+
+    def run(self, batches: Sequence[Batch]) -> list[np.ndarray]:
+        """Score every batch."""
+        ...
+
+
+def score_batch(batch: Batch) -> np.ndarray:
+    """One expert's probabilities on a batch, from the per-process model cache."""
+    model = cached_expert(batch.expert, batch.registry)
+    return check_probabilities(model.predict(batch.pairs), len(batch.pairs), batch.expert)
+
+
+class InProcessRunner:
+    """Scores each batch in this process."""
+
+    def slots(self) -> int:
+        return 0
+
+    def gpus(self) -> int:
+        return 0
+
+    def run(self, batches: Sequence[Batch]) -> list[np.ndarray]:
+        return [score_batch(b) for b in batches]
+
+
+@dataclass
+class ScoringResult:
+    """One ``ClaimScore`` per claim, and how the gate routed the pairs."""
+
+    scores: list[ClaimScore]
+    report: dict = field(default_factory=dict)
+
+
+def _domain(claim: Claim, claim_domains: dict[str, str] | None) -> str | None:
+    """The claim's domain: given, else "qa" for an answer to a question, else unknown."""
+    if claim_domains and claim.claim_id in claim_domains:
+        return claim_domains[claim.claim_id]
+    return "qa" if claim.question else None
+
+
+def length_batches(
+    indices: np.ndarray, pairs: Sequence[tuple[str, str]], size: int, slots: int
+) -> list[np.ndarray]:
+    """Split routed pair indices into batches of similar length (less padding): at most
+    ``size`` pairs, and enough batches (two per task slot) to keep every slot busy."""
+    order = sorted(indices.tolist(), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+    if slots:
+        size = max(1, min(size, -(-len(order) // (2 * slots))))
+    return [np.array(order[s : s + size]) for s in range(0, len(order), size)]
+
+
+class Scorer:
+    """Routes, batches and combines with the experts of one registry.
+
+    Args:
+        registry: expert registry YAML; None: the setting or the shipped one.
+        top_k: experts per pair; None: ``settings.experts.gate_top_k``.
+    """
+
+    def __init__(self, registry: str | None = None, top_k: int | None = None) -> None:
+        self.registry = str(registry_path(registry))
+        self.top_k = top_k or get_settings().experts.gate_top_k
+
+    def score(
+        self,
+        claims: Sequence[Claim],
+        evidence: dict[str, list[Evidence]],
+        runner: BatchRunner | None = None,
+        claim_domains: dict[str, str] | None = None,
+    ) -> ScoringResult:
+        """Score every claim against its evidence (claims without evidence get no pairs).
+
+        Args:
+            claims: the claims to score.
+            evidence: claim_id -> its ranked evidence chunks.
+            runner: where batches run; None: in this process.
+            claim_domains: optional claim_id -> domain, matched against registry domains
+                (default: "qa" for claims that answer a question).
+        """
+        settings = get_settings()
+        runner = runner or InProcessRunner()
+        specs = load_registry(self.registry)
+        if not specs:
+            raise RuntimeError(f"expert registry {self.registry} has no enabled, available expert")
+        gate = load_gate(specs)
+        names = gate.expert_names
+        kinds = {s.name: s.kind for s in specs}
+
+        pair_claims: list[int] = []
+        pair_chunks: list[str] = []
+        pairs: list[tuple[str, str]] = []
+        domains: list[str | None] = []
+        for ci, claim in enumerate(claims):
+            for ev in evidence.get(claim.claim_id, []):
+                pair_claims.append(ci)
+                pair_chunks.append(ev.chunk_id)
+                pairs.append((claim.text, ev.text))
+                domains.append(_domain(claim, claim_domains))
+
+        started = time.perf_counter()
+        probs = gate.probs(pairs, domains) if pairs else np.zeros((0, len(names)))
+        routing = top_k_route(probs, self.top_k, settings.experts.gate_capacity_factor)
+        gated = time.perf_counter()
+
+        slots = runner.slots()
+        planned: list[tuple[str, np.ndarray]] = []
+        batches: list[Batch] = []
+        for e, name in enumerate(names):
+            routed = np.flatnonzero(routing.mask[:, e])
+            for idx in length_batches(routed, pairs, settings.experts.pairs_per_task, slots):
+                planned.append((name, idx))
+                batches.append(Batch(name, kinds[name], [pairs[i] for i in idx], self.registry))
+        results = runner.run(batches)
+        outputs = {name: np.full((len(pairs), 3), np.nan) for name in names}
+        for (name, idx), result in zip(planned, results, strict=True):
+            outputs[name][idx] = result
+        scored = time.perf_counter()
+
+        scores = combine(
+            [c.claim_id for c in claims], pair_claims, pair_chunks, routing, outputs, names
+        )
+        util = utilisation(routing.mask) if pairs else np.zeros(len(names))
+        report = {
+            "gate": gate.version,
+            "experts": list(names),
+            "k": min(self.top_k, len(names)),
+            "claims": len(claims),
+            "pairs": len(pairs),
+            "pairs_scored": int(routing.mask.sum()),
+            "dense_pairs": len(pairs) * len(names),
+            "routed": {n: int(routing.mask[:, e].sum()) for e, n in enumerate(names)},
+            "utilisation": {n: round(float(u), 4) for n, u in zip(names, util, strict=True)},
+            "balance": round(balance_score(util), 4) if pairs else None,
+            "batches": len(batches),
+            "dropped_by_capacity": routing.dropped,
+            "gpu_workers": runner.gpus(),
+            "gate_s": round(gated - started, 4),
+            "experts_s": round(scored - gated, 4),
+        }
+        return ScoringResult(scores, report)

@@ -1,0 +1,193 @@
+"""The verify pipeline's stage order, written once and free of Prefect.
+
+read + record rules (the contracts) -> open the run -> per batch of items: split into claims
+-> evidence -> gate + experts -> decide (calibrate, abstain) -> persist -> batch quality
+(Great Expectations, once per run; not on the single-request path) -> close the run.
+
+``verify_pipeline`` takes an ``Execution``: how each stage is run (the flow passes one that
+runs every stage as a Prefect task and scores on the flow's Dask workers; small direct calls
+pass ``Inline``, which calls each stage in this process). Both go through these lines, so
+the flow and the fast path cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from experts.scoring import BatchRunner, InProcessRunner, Scorer
+from quality.gates import GateOutcome, check_batch, check_evidence, check_outputs
+from quality.outcome import run_status
+from tasks import stages
+from verdictflow.config import get_settings
+from verdictflow.contracts import Claim, Evidence, InputError, Item, ItemVerdict
+from verdictflow.verdicts import code_version, group_items, run_key
+
+T = TypeVar("T")
+
+
+class VerifyResult(BaseModel):
+    """What a verify run returns."""
+
+    run_id: str
+    status: str
+    verdicts: list[ItemVerdict]
+    errors: list[InputError]
+    counts: dict[str, Any]
+
+
+class Execution(Protocol):
+    """How the pipeline's stages run: the seam between the stage order and Prefect."""
+
+    name: str
+    batch_quality: bool  # run the Great Expectations suites over the run
+
+    def run(self, stage: Callable[..., T], *args: Any) -> T:
+        """Run one stage on its arguments."""
+        ...
+
+    def batches(self) -> BatchRunner:
+        """Where the experts' batches are scored."""
+        ...
+
+    def progress(self, done: int, total: int) -> None:
+        """Items done so far."""
+        ...
+
+    def finished(self, result: VerifyResult, outcomes: dict[str, GateOutcome]) -> None:
+        """The run is stored: publish what it found (artifacts in a flow run)."""
+        ...
+
+
+# In-process listeners (the CLI's progress bar): called with (items done, items total).
+progress_listeners: list[Callable[[int, int], None]] = []
+
+
+class Inline:
+    """Every stage called in this process: no flow or task runs, no artifacts."""
+
+    name = "inline"
+    batch_quality = False
+
+    def run(self, stage: Callable[..., T], *args: Any) -> T:
+        return stage(*args)
+
+    def batches(self) -> BatchRunner:
+        return InProcessRunner()
+
+    def progress(self, done: int, total: int) -> None:
+        for listener in progress_listeners:
+            listener(done, total)
+
+    def finished(self, result: VerifyResult, outcomes: dict[str, GateOutcome]) -> None:
+        return None
+
+
+def run_parameters(parent_run_id: str | None = None) -> dict[str, Any]:
+    """The settings that change a run's verdicts (part of its run id)."""
+    settings = get_settings()
+    return {
+        "top_k": settings.retrieval.top_k,
+        "search_mode": settings.retrieval.search_mode,
+        "gate_top_k": settings.experts.gate_top_k,
+        "alpha": settings.verify.alpha,
+        "parent_run_id": parent_run_id,
+    }
+
+
+def verify_pipeline(
+    execution: Execution,
+    items: list[dict[str, Any]] | None = None,
+    path: str | None = None,
+    run_id: str | None = None,
+    parent_run_id: str | None = None,
+) -> VerifyResult:
+    """Verify records (``{"id", "text", "context"?, ...}``) or a JSONL ``path``; store it all."""
+    started = time.perf_counter()
+    settings = get_settings()
+    gates = settings.quality.enabled and execution.batch_quality
+    valid, errors = execution.run(stages.read_items, path, items)
+    outcomes: dict[str, GateOutcome] = {}
+    parameters = run_parameters(parent_run_id)
+    run_id = run_id or run_key(valid, parameters)
+    done = execution.run(stages.open_run, run_id, parameters, code_version(), valid, errors)
+
+    try:
+        claims, evidence, routing = _batches(execution, run_id, valid, done)
+    except BaseException:
+        execution.run(stages.close_run, run_id, "failed", {"items": len(valid)}, _since(started))
+        raise
+    verdicts = execution.run(stages.load_verdicts, run_id)
+    status = "completed" if valid else "failed"
+    if gates:
+        outcomes["evidence"] = execution.run(check_evidence, claims, evidence)
+        outcomes["outputs"] = execution.run(check_outputs, verdicts, [i.id for i in valid])
+        outcomes["batch"] = execution.run(check_batch, verdicts, labels_of(valid))
+        results = [r for outcome in outcomes.values() for r in outcome.results]
+        execution.run(stages.save_quality, run_id, results)
+        status = run_status(outcomes["batch"], status)
+    counts = counts_of(valid, errors, verdicts)
+    timings = {**_since(started), "execution": execution.name, "routing": routing}
+    execution.run(stages.close_run, run_id, status, counts, timings)
+    result = VerifyResult(
+        run_id=run_id, status=status, verdicts=verdicts, errors=errors, counts=counts
+    )
+    execution.finished(result, outcomes)
+    return result
+
+
+def _batches(
+    execution: Execution, run_id: str, items: list[Item], done: set[str]
+) -> tuple[list[Claim], dict[str, list[Evidence]], dict[str, int]]:
+    """Claims -> evidence -> experts -> verdicts -> storage, one batch of items at a time.
+
+    Returns the claims checked by this call, their evidence (for the evidence gate) and how
+    many pairs each expert scored.
+    """
+    size = get_settings().verify.batch_items
+    scorer = Scorer()
+    runner = execution.batches()
+    all_claims: list[Claim] = []
+    all_evidence: dict[str, list[Evidence]] = {}
+    routed: dict[str, int] = {}
+    for start in range(0, len(items), size):
+        claims = execution.run(stages.claims_of, items[start : start + size])
+        claims = [c for c in claims if c.claim_id not in done]
+        if claims:
+            evidence = execution.run(stages.evidence_for, claims)
+            scoring = scorer.score(claims, evidence, runner)
+            decided = execution.run(stages.decide, claims, evidence, scoring.scores)
+            verdicts = group_items(decided)
+            execution.run(stages.persist_batch, run_id, claims, evidence, scoring.scores, verdicts)
+            all_claims.extend(claims)
+            all_evidence.update(evidence)
+            for name, n in scoring.report["routed"].items():
+                routed[name] = routed.get(name, 0) + n
+        execution.progress(min(len(items), start + size), len(items))
+    return all_claims, all_evidence, routed
+
+
+def labels_of(items: list[Item]) -> dict[str, str] | None:
+    """Gold labels when every item carries one (``label`` in its metadata): a labelled run."""
+    labels = {i.id: i.metadata["label"] for i in items if "label" in i.metadata}
+    return labels if items and len(labels) == len(items) else None
+
+
+def _since(started: float) -> dict[str, float]:
+    return {"total_s": round(time.perf_counter() - started, 3)}
+
+
+def counts_of(valid: list[Item], errors: list[InputError], verdicts: list[ItemVerdict]) -> dict:
+    """Items, input errors, claims and items per verdict label."""
+    by_label: dict[str, int] = {}
+    for verdict in verdicts:
+        by_label[verdict.label.value] = by_label.get(verdict.label.value, 0) + 1
+    return {
+        "items": len(valid),
+        "input_errors": len(errors),
+        "claims": sum(len(v.claims) for v in verdicts),
+        **by_label,
+    }

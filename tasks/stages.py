@@ -1,0 +1,91 @@
+"""The verify stages as plain functions, without Prefect.
+
+``flows/pipeline.py`` runs them in order; ``tasks/verify.py`` wraps each one as a Prefect
+task for the flow. Each takes and returns the contracts of ``verdictflow.contracts``.
+"""
+
+from __future__ import annotations
+
+from experts.decision import decide_claims
+from retrieval.evidence import gather_evidence
+from storage.repository import current_repository
+from verdictflow.claims import split_claims
+from verdictflow.contracts import (
+    Claim,
+    ClaimScore,
+    ClaimVerdict,
+    Evidence,
+    InputError,
+    Item,
+    ItemVerdict,
+    QualityResult,
+)
+from verdictflow.inputs import coerce_items, read_jsonl
+
+
+def read_items(path: str | None, records: list | None) -> tuple[list[Item], list[InputError]]:
+    """Parse a JSONL file or Python records into items and per-record errors."""
+    if path is not None:
+        return read_jsonl(path)
+    return coerce_items(records or [])
+
+
+def claims_of(items: list[Item]) -> list[Claim]:
+    """Every item's claims, in order."""
+    return [claim for item in items for claim in split_claims(item)]
+
+
+def evidence_for(claims: list[Claim]) -> dict[str, list[Evidence]]:
+    """Evidence per claim: the item's own context, else the corpus."""
+    return gather_evidence(claims)
+
+
+def decide(
+    claims: list[Claim], evidence: dict[str, list[Evidence]], scores: list[ClaimScore]
+) -> list[ClaimVerdict]:
+    """Calibrate each claim's combined score, abstain when unsure, attach its evidence."""
+    return decide_claims(claims, evidence, scores)
+
+
+def open_run(
+    run_id: str, parameters: dict, code_version: str, items: list[Item], errors: list[InputError]
+) -> set[str]:
+    """Record the run, its items and its input errors; returns claims already decided (resume)."""
+    repo = current_repository()
+    parent = parameters.get("parent_run_id")  # set on reprocess runs
+    repo.start_run(run_id, "verify", parameters, code_version, parent_run_id=parent)
+    repo.save_items(run_id, items)
+    repo.save_input_errors(run_id, errors)
+    return repo.claim_ids_done(run_id)
+
+
+def persist_batch(
+    run_id: str,
+    claims: list[Claim],
+    evidence: dict[str, list[Evidence]],
+    scores: list[ClaimScore],
+    verdicts: list[ItemVerdict],
+) -> dict[str, int]:
+    """Write one batch's claims, evidence, expert scores and verdicts (idempotent)."""
+    repo = current_repository()
+    return {
+        "claims": repo.save_claims(run_id, claims),
+        "evidence": repo.save_evidence(run_id, [e for ev in evidence.values() for e in ev]),
+        "expert_scores": repo.save_expert_scores(run_id, scores),
+        "verdicts": repo.save_verdicts(run_id, verdicts),
+    }
+
+
+def load_verdicts(run_id: str) -> list[ItemVerdict]:
+    """Every item verdict stored for a run (resumed runs include earlier batches)."""
+    return current_repository().load_item_verdicts(run_id)
+
+
+def save_quality(run_id: str, results: list[QualityResult]) -> None:
+    """Store every expectation result with the run."""
+    current_repository().save_quality_results(run_id, results)
+
+
+def close_run(run_id: str, status: str, counts: dict, timings: dict) -> None:
+    """Mark the run finished with its counts and timings."""
+    current_repository().finish_run(run_id, status, counts, timings)
