@@ -27,6 +27,7 @@ browser:
 	  $$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends chromium; }
 
 test: setup browser
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest -q
 
 lint: setup

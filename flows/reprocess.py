@@ -9,9 +9,9 @@ from __future__ import annotations
 from prefect import flow
 from pydantic import BaseModel, Field
 
-from deployments.reprocess import doc_ids_from, reprocess_run_id
 from flows.runtime import task_runner
 from flows.verify import verify_items
+from storage.lineage import doc_ids_from, reprocess_run_id
 from tasks.orchestration import (
     changes_artifact,
     compare_task,

@@ -17,10 +17,8 @@ from experts.calibration_fit import (
     score_arrays,
 )
 from tasks.common import data_task_options
-from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, ClaimScore, Evidence
 
-_SETTINGS = get_settings()
 _OPTIONS = data_task_options()
 
 

@@ -17,7 +17,6 @@ from tasks.common import data_task_options
 from verdictflow.config import get_settings
 from verdictflow.contracts import InputError, ItemVerdict
 
-_SETTINGS = get_settings()
 _OPTIONS = data_task_options()
 
 

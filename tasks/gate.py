@@ -5,17 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from experts.gate_training import labelled_pairs, train_gate
-from verdictflow.config import get_settings
+from tasks.common import data_task_options
 
-_settings = get_settings()
-_retry = {
-    "retries": _settings.verify.task_retries,
-    "retry_delay_seconds": exponential_backoff(_settings.verify.task_retry_delay_s),
-}
+_retry = data_task_options()
 
 
 @task(name="load-labelled-pairs", **_retry)
@@ -26,7 +20,7 @@ def load_labelled_pairs(
     return labelled_pairs(source, split, max_pairs, seed)
 
 
-@task(name="train-gate", cache_policy=NO_CACHE, **_retry)
+@task(name="train-gate", **_retry)
 def train_gate_task(
     rows: list[dict],
     k: int | None = None,

@@ -18,13 +18,11 @@ from retrieval.loaders import Document, LoadResult, load_documents
 from retrieval.store import ChunkStore
 from storage.repository import current_repository
 from tasks.common import data_task_options
-from verdictflow.config import get_settings
 from verdictflow.contracts import DocumentRecord
 
 EVENT_CHANGED = "verdictflow.document.changed"
 RESOURCE_PREFIX = "verdictflow.document."
 
-_settings = get_settings().verify
 # Ingest tasks write state and carry whole documents: no input hashing, no caching.
 _OPTS = data_task_options()
 

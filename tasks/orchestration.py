@@ -6,13 +6,13 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from deployments import datasets
-from deployments import reprocess as rp
+from storage import lineage as rp
 from storage.repository import current_repository
-from tasks.retrying import task_retry_options
+from tasks.common import data_task_options
+from verdictflow import datasets
 from verdictflow.contracts import InputError, Item
 
-_OPTIONS = {"cache_policy": NO_CACHE, **task_retry_options()}
+_OPTIONS = data_task_options()
 
 
 @task(name="read-dataset", **_OPTIONS)

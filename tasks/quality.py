@@ -15,10 +15,8 @@ from quality.gates import (
     quality_artifact_markdown,
 )
 from tasks.common import data_task_options
-from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, Evidence, ItemVerdict, QualityResult
 
-_SETTINGS = get_settings()
 # Inputs are large lists of records: no input hashing, results are returned directly.
 _OPTIONS = data_task_options()
 

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
-from verdictflow.config import get_settings
+from tasks.common import data_task_options
 
-_RETRIES = get_settings().verify.task_retries
-_BACKOFF = exponential_backoff(backoff_factor=get_settings().verify.task_retry_delay_s)
-_OPTS = {"cache_policy": NO_CACHE, "retries": _RETRIES, "retry_delay_seconds": _BACKOFF}
+_OPTS = data_task_options()
 
 
 @task(name="fetch-training-data", **_OPTS)

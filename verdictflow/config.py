@@ -102,8 +102,6 @@ class VerifySettings(BaseModel):
         1 / 3, description="Not supported, p_contradicted above this and >= p_nei: contradicted."
     )
     alpha: float = Field(0.1, description="Target error of conformal abstention.")
-    task_retries: int = 2
-    task_retry_delay_s: float = 1.0
     fast_path_max_items: int = Field(
         1, description="Direct Python calls with this many items or fewer skip Prefect; 0: never."
     )
@@ -204,7 +202,9 @@ class OrchestrationSettings(BaseModel):
         None, description="Prefect server database; None: SQLite. postgresql+asyncpg://..."
     )
     serve_limit: int | None = Field(None, description="Concurrent runs of `verdictflow serve`.")
-    flow_retries: int = Field(2, description="Retries of a transiently failed task or flow.")
+    flow_retries: int = Field(
+        2, description="Retries of a transiently failed task or flow (the one retry policy)."
+    )
     retry_delay_s: float = Field(2.0, description="First retry delay; doubles each retry.")
     retry_jitter: float = Field(0.5, description="Random share added to each retry delay.")
     watch_debounce_ms: int = Field(1600, description="watchfiles: group changes this long.")

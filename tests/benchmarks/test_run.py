@@ -55,7 +55,7 @@ def test_cli_registers_evaluate_and_bench():
     import typer
     from typer.testing import CliRunner
 
-    from verdictflow.cli_eval import load_bench, register
+    from deployments.cli_eval import load_bench, register
 
     app = typer.Typer()
     register(app)

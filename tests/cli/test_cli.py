@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from verdictflow.cli import app
+from deployments.cli import app
 from verdictflow.config import reset_settings
 
 runner = CliRunner()

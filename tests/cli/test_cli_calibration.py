@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from verdictflow.cli_calibration import register
+from deployments.cli_calibration import register
 from verdictflow.config import reset_settings
 
 

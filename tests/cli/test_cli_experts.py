@@ -8,9 +8,9 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
+from deployments.cli_experts import register
 from tests.experts.gate_data import labelled_rows
 from tests.experts.tiny_models import write_registry
-from verdictflow.cli_experts import register
 
 FAST = [
     {"name": "numbers", "kind": "numbers", "patterns": [r"\d"]},

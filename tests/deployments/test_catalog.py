@@ -13,8 +13,8 @@ from deployments.catalog import (
     load_flow,
     module_path,
 )
+from deployments.cli_orchestration import register
 from deployments.server import async_database_url, server_command
-from verdictflow.cli_orchestration import register
 
 REQUIRED = {"ingest-documents", "verify-dataset", "reprocess-on-document-change", "calibrate"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.reprocess import doc_ids_from
+from storage.lineage import doc_ids_from
 from tests.deployments import corpus
 from verdictflow.config import reset_settings
 

@@ -185,7 +185,7 @@ def test_cli_refuses_an_unknown_expert() -> None:
     import typer
     from typer.testing import CliRunner
 
-    from verdictflow.cli_train import register
+    from deployments.cli_train import register
 
     app = typer.Typer()
     register(app)
@@ -202,8 +202,8 @@ def test_cli_quick_training_runs_the_flow_and_ships_an_expert(
     import typer
     from typer.testing import CliRunner
 
+    from deployments.cli_train import register
     from tests.experts.test_data import TEST_DATA_DIR
-    from verdictflow.cli_train import register
     from verdictflow.config import reset_settings
 
     monkeypatch.setenv("VERDICTFLOW_TRAINING__DATA_DIR", str(TEST_DATA_DIR))

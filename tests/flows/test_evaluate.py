@@ -90,7 +90,7 @@ def test_cli_evaluate_prints_the_table(prefect_harness, labelled, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from verdictflow.cli_eval import register
+    from deployments.cli_eval import register
 
     app = typer.Typer()
     register(app)

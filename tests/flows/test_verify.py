@@ -82,7 +82,7 @@ def test_a_run_that_dies_halfway_resumes_without_duplicates(
     from experts.scoring import Scorer
 
     monkeypatch.setenv("VERDICTFLOW_VERIFY__BATCH_ITEMS", "1")
-    monkeypatch.setenv("VERDICTFLOW_VERIFY__TASK_RETRIES", "0")
+    monkeypatch.setenv("VERDICTFLOW_ORCHESTRATION__FLOW_RETRIES", "0")
     reset_settings()
     real_score = Scorer.score
     calls = {"n": 0}

@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from deployments.cli_retrieval import _parse_filters, register
 from tests.retrieval.files import write_corpus
-from verdictflow.cli_retrieval import _parse_filters, register
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -26,6 +27,15 @@ app.add_typer(db_app, name="db")
 console = Console(stderr=True)
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "examples" / "demo"
+
+
+@app.callback()
+def _options(
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show library logs (Prefect, Dask, GX) on the terminal."
+    ),
+) -> None:
+    """Check text against evidence, claim by claim."""
 
 
 def _run_verify(path: Path, output: Path | None) -> VerifyResult:
@@ -74,20 +84,29 @@ def _print_failed_expectations(run_id: str) -> None:
             )
 
 
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
 def _print_verdicts(result: VerifyResult) -> None:
     colours = {"supported": "green", "contradicted": "red", "unsupported": "yellow"}
-    table = Table(title=f"run {result.run_id} ({result.status})")
-    for column in ("item", "verdict", "p_supported", "deciding claim"):
-        table.add_column(column)
+    out = Console()
+    table = Table(title=f"run {result.run_id} ({result.status})", box=box.SIMPLE_HEAD)
+    widths = {"item": 24, "verdict": 12, "p_supported": 11}
+    for column, width in widths.items():
+        table.add_column(column, no_wrap=True, min_width=width, max_width=width)
+    table.add_column("deciding claim", no_wrap=True)
+    # One line per item: long ids and claims are cut (the JSONL output has them whole).
+    claim_width = max(20, out.width - sum(widths.values()) - 10)
     for verdict in result.verdicts:
         colour = colours.get(verdict.label.value, "magenta")
         table.add_row(
-            verdict.item_id,
+            _short(verdict.item_id, 24),
             f"[{colour}]{verdict.label.value}[/{colour}]",
             f"{verdict.p_supported:.2f}",
-            verdict.deciding_claim.text[:90],
+            _short(verdict.deciding_claim.text, claim_width),
         )
-    Console().print(table)
+    out.print(table)
 
 
 @app.command()
@@ -112,8 +131,8 @@ def demo() -> None:
 
     ingest_documents([str(DEMO_DIR / "corpus")])
     result = _run_verify(DEMO_DIR / "items.jsonl", None)
+    console.print(f"run {result.run_id}: {result.status} {result.counts}", soft_wrap=True)
     _print_verdicts(result)
-    console.print(f"run {result.run_id}: {result.status} {result.counts}")
 
 
 @db_app.command("upgrade")
@@ -147,7 +166,7 @@ def runs(limit: int = typer.Option(20, help="How many runs.")) -> None:
 
 
 def _register_commands() -> None:
-    from verdictflow import (
+    from deployments import (
         cli_calibration,
         cli_eval,
         cli_experts,
@@ -171,9 +190,14 @@ _register_commands()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    from verdictflow.config import offline_hub
+    """Console-script entry point: library logs go to ``HOME/logs/verdictflow.log`` unless
+    ``-v`` is given (set up before Prefect or Dask is imported)."""
+    from verdictflow.config import get_settings, offline_hub
 
+    if not {"-v", "--verbose"} & set(sys.argv[1:]):
+        from deployments.logs import send_logs_to_file
+
+        send_logs_to_file(get_settings().home)
     offline_hub()
     app(prog_name="verdictflow")
 

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from pyarrow import parquet
 
-from deployments.datasets import DatasetError, read_dataset
+from verdictflow.datasets import DatasetError, read_dataset
 
 ROWS = [
     {"sku": "007", "description": "The Fjell S1 weighs 1.1 kilograms.", "colour": "red"},
