@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 from pathlib import Path
 from typing import Any, Literal
 
@@ -142,9 +143,20 @@ def build_expert(spec: ExpertSpec) -> Expert:
     )
 
 
-@functools.lru_cache(maxsize=64)
+_BUILDING = threading.Lock()
+
+
 def cached_expert(name: str, registry: str | None = None) -> Expert:
-    """The expert ``name`` of a registry, built once per process (workers call this)."""
+    """The expert ``name`` of a registry, built once per process (workers call this).
+
+    Worker threads of one process ask for experts at once: one builds while the others wait
+    (transformers' lazy imports are not safe to race, and a model is loaded only once)."""
+    with _BUILDING:
+        return _cached_expert(name, registry)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_expert(name: str, registry: str | None = None) -> Expert:
     for spec in load_registry(registry):
         if spec.name == name:
             return build_expert(spec)

@@ -64,9 +64,9 @@ def make_inputs(n_claims: int, chunks: int = 3) -> tuple[list[Claim], dict[str, 
 
 
 def _cache_size() -> int:
-    from experts.registry import cached_expert
+    from experts.registry import _cached_expert
 
-    return cached_expert.cache_info().currsize
+    return _cached_expert.cache_info().currsize
 
 
 def _api_url() -> str | None:
