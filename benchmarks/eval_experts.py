@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experts import data as vdata
-from experts.train_run import evaluate, frames_for, pairs_per_second, sample_eval
-from experts.training import EXPERT_SPECS, load_expert, p_supported, predict_proba
+from experts.training import data as vdata
+from experts.training.loop import EXPERT_SPECS, load_expert, p_supported, predict_proba
+from experts.training.train_run import evaluate, frames_for, pairs_per_second, sample_eval
 from verdictflow.config import get_settings
 
 
@@ -100,11 +100,11 @@ def mixture(pairs: int, registry: str | None = None, gate_paths: Sequence[Path] 
     """
     from sklearn.metrics import roc_auc_score
 
-    from experts.ensemble import mixture as mix
-    from experts.gate import PriorGate, load_gate
-    from experts.gate_training import expert_outputs
+    from experts.mixture.ensemble import mixture as mix
+    from experts.mixture.gate import PriorGate, load_gate
+    from experts.mixture.routing import top_k_route
     from experts.registry import load_experts, load_registry
-    from experts.routing import top_k_route
+    from experts.training.gate_training import expert_outputs
 
     settings = get_settings()
     specs = load_registry(registry)

@@ -3,8 +3,8 @@
 1. Efficiency: pairs/s of one expert through ``score_claims`` inside a Prefect flow on a Dask
    LocalCluster, versus the same expert's bare ``predict`` in one process on the same pairs.
 2. Gated top-k versus all experts on every pair: pairs scored, wall time, and quality
-   (accuracy, macro-F1, AUROC of supported-vs-not) on a labelled dev set: the training
-   engineer's ``experts.data`` splits when cached, else rule-made pairs (said in the output).
+   (accuracy, macro-F1, AUROC of supported-vs-not) on a labelled dev set: the
+   ``experts.training.data`` splits when cached, else rule-made pairs (said in the output).
 
 Run: ``nice -n 10 .venv/bin/python benchmarks/experts_bench.py --pairs 2000 --train-gate``
 (a ``benchmarks`` package in site-packages shadows this folder, so run it as a script).
@@ -52,12 +52,12 @@ def synthetic_rows(n: int) -> list[dict]:
 
 def dev_rows(n: int, split: str, seed: int) -> tuple[list[dict], str]:
     """Labelled pairs from the training data's split, or rule-made ones when not cached."""
-    from experts.gate_training import labelled_pairs
+    from experts.training.gate_training import labelled_pairs
 
     try:
-        return labelled_pairs(None, split, n, seed), f"experts.data {split} split"
+        return labelled_pairs(None, split, n, seed), f"experts.training.data {split} split"
     except Exception as exc:  # data not fetched here: say so
-        return synthetic_rows(n), f"rule-made pairs (experts.data unavailable: {exc})"
+        return synthetic_rows(n), f"rule-made pairs (experts.training.data unavailable: {exc})"
 
 
 def bench_efficiency(expert_name: str, rows: list[dict], workers: int, registry: str) -> dict:
@@ -115,7 +115,7 @@ def quality(scores, rows: list[dict]) -> dict:
     """Accuracy, macro-F1 (3 classes) and AUROC of p_supported (supported vs not)."""
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-    from experts.gate_training import label_indices
+    from experts.training.gate_training import label_indices
 
     y = label_indices([r["label"] for r in rows])
     probs = np.array([s.probs for s in scores])
@@ -131,7 +131,7 @@ def quality(scores, rows: list[dict]) -> dict:
 
 def bench_gating(rows: list[dict], registry: str | None, k: int) -> dict:
     """Gated top-k versus every expert on every pair, in this process."""
-    from experts.gate import load_gate
+    from experts.mixture.gate import load_gate
     from experts.registry import load_registry
     from tasks.scoring import score_claims
 
@@ -222,8 +222,8 @@ def main() -> None:
     efficiency = bench_efficiency(expert, eff_rows, args.workers, registry)
 
     if args.train_gate:
-        from experts.gate_training import train_gate
         from experts.registry import load_experts
+        from experts.training.gate_training import train_gate
 
         train_rows, _ = dev_rows(args.dev_pairs, "dev", seed=2)
         train_gate(

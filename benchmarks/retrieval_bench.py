@@ -64,7 +64,7 @@ def _ingest(paths: list[Path]) -> dict:
 
 def vitaminc_corpus(folder: Path, n_chunks: int, cache_dir: str | None) -> tuple[Path, dict]:
     """A JSONL of distinct VitaminC evidence sentences (about ``n_chunks``) and evidence->id."""
-    from experts.data import load_vitaminc
+    from experts.training.data import load_vitaminc
 
     df = load_vitaminc(Path(cache_dir) if cache_dir else None)
     ids: dict[str, str] = {}

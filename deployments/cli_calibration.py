@@ -34,7 +34,7 @@ def calibrate_command(
     if method is not None and method not in ("temperature", "isotonic", "auto"):
         console.print(f"[red]unknown method {method!r}: use temperature, isotonic or auto[/red]")
         raise typer.Exit(2)
-    from experts.calibration_data import DATASET_NAMES
+    from experts.decision.calibration_data import DATASET_NAMES
 
     if not Path(dataset).is_file() and dataset not in DATASET_NAMES:
         console.print(

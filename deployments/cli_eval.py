@@ -14,7 +14,7 @@ console = Console(stderr=True)
 
 
 def _print_report(report: dict) -> None:
-    from experts.evaluation import report_rows
+    from experts.evaluation.labelled import report_rows
 
     rows = report_rows(report)
     table = Table(title=f"evaluation {report['run_id']}")

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         registry: Annotated[str | None, typer.Option(help="Registry YAML.")] = None,
     ) -> None:
         """The enabled, available experts of the registry, and the gate in force, as JSON."""
-        from experts.gate import load_gate
+        from experts.mixture.gate import load_gate
         from experts.registry import load_registry, registry_path
 
         specs = load_registry(registry)
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         registry: Annotated[str | None, typer.Option(help="Registry YAML.")] = None,
     ) -> None:
         """Every expert's probabilities on one pair, and why."""
-        from experts.gate import load_gate
+        from experts.mixture.gate import load_gate
         from experts.registry import load_experts, load_registry
         from verdictflow.contracts import LABELS
 

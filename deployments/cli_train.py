@@ -21,7 +21,7 @@ def train_experts_command(
     ),
 ) -> None:
     """Train the verifier experts from scratch and print their test figures."""
-    from experts.training import EXPERT_SPECS
+    from experts.training.loop import EXPERT_SPECS
     from flows.train import train_experts
 
     unknown = sorted(set(expert or []) - set(EXPERT_SPECS))

@@ -121,22 +121,22 @@ def build_expert(spec: ExpertSpec) -> Expert:
     """Construct the expert an entry describes (loads model weights where it has them)."""
     domains = tuple(spec.domains)
     if spec.kind == "similarity":
-        from experts.similarity import SimilarityExpert
+        from experts.verifiers.similarity import SimilarityExpert
 
         return SimilarityExpert(name=spec.name, domains=domains, **spec.options)
     if spec.kind == "numbers":
-        from experts.numbers import NumbersExpert
+        from experts.verifiers.numbers import NumbersExpert
 
         return NumbersExpert(name=spec.name, domains=domains, **spec.options)
     if spec.kind == "entities":
-        from experts.entities import EntitiesExpert
+        from experts.verifiers.entities import EntitiesExpert
 
         return EntitiesExpert(name=spec.name, domains=domains, **spec.options)
     if spec.kind == "negation":
-        from experts.negation import NegationExpert
+        from experts.verifiers.negation import NegationExpert
 
         return NegationExpert(name=spec.name, domains=domains, **spec.options)
-    from experts.cross_encoder import CrossEncoderExpert
+    from experts.verifiers.cross_encoder import CrossEncoderExpert
 
     return CrossEncoderExpert(
         spec.weights, name=spec.name, domains=domains, device=spec.device, **spec.options

@@ -29,7 +29,8 @@ def calibrate(
 
     Args:
         dataset: A JSONL of ``{"id", "text", "context"?, "label"}`` or a name from
-            ``experts.data`` (vitaminc, halueval_qa, halueval_dialogue, halueval_summarization).
+            ``experts.training.data`` (vitaminc, halueval_qa, halueval_dialogue,
+            halueval_summarization).
         method: "temperature", "isotonic" or "auto" (lower cross-validated NLL); None:
             ``quality.calibration_method``.
         alpha: Target error of the conformal sets; None: ``verify.alpha``.

@@ -16,7 +16,7 @@ from typing import Any
 
 from prefect import flow
 
-from experts.evaluation import (
+from experts.evaluation.labelled import (
     DEMO_CORPUS,
     dataset_label,
     evaluation_run_id,

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from experts.scoring import BatchRunner, InProcessRunner, Scorer
+from experts.mixture.scoring import BatchRunner, InProcessRunner, Scorer
 from quality.gates import GateOutcome, check_batch, check_evidence, check_outputs
 from quality.outcome import run_status
 from tasks import stages

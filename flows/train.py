@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from experts.training import EXPERT_SPECS
+from experts.training.loop import EXPERT_SPECS
 from tasks.train import fetch_training_data, train_expert_task
 
 

@@ -32,7 +32,7 @@ BATCH_ECE_CHECKS = (
 
 def label_index(label: Any) -> int:
     """Class index (into LABELS) of a gold label: a name or an index."""
-    from experts.calibration_data import gold_index
+    from experts.decision.calibration_data import gold_index
 
     return gold_index(label, "gold label")
 
@@ -70,7 +70,7 @@ def check_batch(
     ``ece`` (ECE of the labelled verdicts at most quality.max_ece; checked from
     quality.min_ece_labelled labelled verdicts on: on fewer, ECE is noise).
     """
-    from experts.calibration import expected_calibration_error
+    from experts.decision.calibration import expected_calibration_error
 
     settings = get_settings().quality
     outcome = GateOutcome()

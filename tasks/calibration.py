@@ -9,8 +9,8 @@ import numpy as np
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
-from experts.calibration_data import load_labelled, rows_to_claims
-from experts.calibration_fit import (
+from experts.decision.calibration_data import load_labelled, rows_to_claims
+from experts.decision.calibration_fit import (
     fit_and_evaluate,
     report_markdown,
     save_calibration,

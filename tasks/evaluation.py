@@ -10,8 +10,8 @@ import numpy as np
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from experts import evaluation as ev
-from experts.metrics import in_task_space, reliability_png, roc_curve_png
+from experts.evaluation import labelled as ev
+from experts.evaluation.metrics import in_task_space, reliability_png, roc_curve_png
 from storage.repository import current_repository
 from tasks.common import data_task_options
 from verdictflow.config import get_settings

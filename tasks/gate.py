@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from prefect import task
 
-from experts.gate_training import labelled_pairs, train_gate
+from experts.training.gate_training import labelled_pairs, train_gate
 from tasks.common import data_task_options
 
 _retry = data_task_options()

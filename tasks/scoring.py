@@ -1,6 +1,6 @@
 """Scoring on the flow's task runner: each expert batch a Prefect task on a Dask worker.
 
-The scoring logic (route, batch, combine) is ``experts.scoring.Scorer``; this module is the
+The scoring logic (route, batch, combine) is ``experts.mixture.scoring.Scorer``; this module is the
 ``BatchRunner`` that submits its batches as ``score-batch`` tasks. Cross-encoder batches ask
 for a ``GPU`` resource when a worker advertises one, and fall back to the CPU when no GPU
 worker is left. Models never travel as task arguments: each worker builds its expert from a
@@ -18,8 +18,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
-from experts.scoring import Batch, BatchRunner, InProcessRunner
-from experts.scoring import score_batch as score_in_process
+from experts.mixture.scoring import Batch, BatchRunner, InProcessRunner
+from experts.mixture.scoring import score_batch as score_in_process
 from tasks.common import data_task_options
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def score_claims(
 ) -> tuple[list, dict]:
     """``Scorer(registry, top_k).score(...)`` on the running flow's task runner: the scores
     and the routing report."""
-    from experts.scoring import Scorer
+    from experts.mixture.scoring import Scorer
 
     result = Scorer(registry, top_k).score(claims, evidence, flow_batches(), claim_domains)
     return result.scores, result.report

@@ -6,7 +6,7 @@ task for the flow. Each takes and returns the contracts of ``verdictflow.contrac
 
 from __future__ import annotations
 
-from experts.decision import decide_claims
+from experts.decision.decide import decide_claims
 from retrieval.evidence import gather_evidence
 from storage.repository import current_repository
 from verdictflow.claims import split_claims

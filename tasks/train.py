@@ -14,7 +14,7 @@ def fetch_training_data(datasets: list[str], data_dir: str | None = None) -> dic
     """Download (once) and split the data sets; returns their split manifest."""
     from pathlib import Path
 
-    from experts import data
+    from experts.training import data
 
     cache = Path(data_dir) if data_dir else None
     manifest = {}
@@ -32,7 +32,7 @@ def train_expert_task(
 
     from prefect.logging import get_run_logger
 
-    from experts.train_run import train_and_ship
+    from experts.training.train_run import train_and_ship
 
     logger = get_run_logger()
     return train_and_ship(

@@ -151,7 +151,7 @@ class TrainingSettings(BaseModel):
     time_budget_min: float | None = Field(None, description="Wall-clock cap per expert.")
     warm_start: bool = Field(True, description="Specialists start from the trained generalist.")
     synthetic_per_transform: int = Field(
-        6000, description="Synthetic pairs made per transform (experts.synthetic)."
+        6000, description="Synthetic pairs made per transform (experts.training.synthetic)."
     )
 
 
@@ -217,7 +217,9 @@ class EvaluationSettings(BaseModel):
     """The evaluate flow and the benchmarks (issue 8)."""
 
     max_rows: int | None = Field(500, description="Rows per data set evaluated; None: all.")
-    split: str = Field("test", description="Held-out split of experts.data that is evaluated.")
+    split: str = Field(
+        "test", description="Held-out split of experts.training.data that is evaluated."
+    )
     results_dir: Path = Field(
         REPO_ROOT / "benchmarks" / "results", description="Where benchmark JSON/Markdown go."
     )

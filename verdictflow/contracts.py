@@ -6,6 +6,7 @@ serialise for Prefect task arguments and results.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from enum import StrEnum
 from typing import Any
@@ -35,6 +36,12 @@ STORED = {"stored": True}
 # The rules an Item's validation can break (an InputError's ``rule``).
 ITEM_RULES = frozenset({"id", "text", "text_length", "max_size", "allowed_metadata"})
 _CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+def stable_fraction(key: str) -> float:
+    """A number in [0, 1) fixed by ``key`` (sha256): splits and samples that do not depend on
+    row order or on the process."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
 
 
 def rule_error(rule: str, message: str) -> PydanticCustomError:

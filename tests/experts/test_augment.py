@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from experts import augment
+from experts.training import augment
 
 
 def test_swapped_evidence_pairs_right_claims_with_other_groups_evidence() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experts.calibration import (
+from experts.decision.calibration import (
     Calibrator,
     calibration_metrics,
     calibrator_path,

@@ -7,8 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experts.calibration import fit_calibrator
-from experts.conformal import ConformalPredictor, conformal_path, coverage_report, load_conformal
+from experts.decision.calibration import fit_calibrator
+from experts.decision.conformal import (
+    ConformalPredictor,
+    conformal_path,
+    coverage_report,
+    load_conformal,
+)
 from tests.experts.calibration_synthetic import miscalibrated
 
 

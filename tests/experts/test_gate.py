@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from experts.gate import LearnedGate, PriorGate, load_gate
-from experts.gate_training import expert_outputs, label_indices, mixture_loss, train_gate
+from experts.mixture.gate import LearnedGate, PriorGate, load_gate
 from experts.registry import load_experts, load_registry
+from experts.training.gate_training import expert_outputs, label_indices, mixture_loss, train_gate
 from tests.experts.gate_data import labelled_rows
 from tests.experts.tiny_models import write_registry
 
@@ -143,7 +143,7 @@ def test_bad_labels_are_named() -> None:
 
 
 def test_two_class_labels_credit_any_label_but_supported() -> None:
-    from experts.gate_training import NOT_SUPPORTED
+    from experts.training.gate_training import NOT_SUPPORTED
 
     labels = torch.from_numpy(label_indices(["not_supported"], not_supported=NOT_SUPPORTED))
     outputs = torch.tensor([[[0.1, 0.6, 0.3], [0.1, 0.3, 0.6]]])  # both experts: 0.9 not sup.

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from experts.metrics import (
+from experts.evaluation.metrics import (
     abstention_rate,
     auroc,
     balanced_accuracy,

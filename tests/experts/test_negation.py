@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from experts.negation import NegationExpert
-from experts.text import negation_count, tokens
+from experts.verifiers.negation import NegationExpert
+from experts.verifiers.text import negation_count, tokens
 from verdictflow.contracts import CONTRADICTED, NOT_ENOUGH_INFO, SUPPORTED
 
 

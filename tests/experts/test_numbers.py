@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experts.numbers import NumbersExpert
-from experts.quantities import find_quantities, same_value
+from experts.verifiers.numbers import NumbersExpert
+from experts.verifiers.quantities import find_quantities, same_value
 from verdictflow.contracts import CONTRADICTED, NOT_ENOUGH_INFO, SUPPORTED
 
 EVIDENCE = "The Eiffel Tower is 330 m tall and was completed in 1889 at a cost of $1.5 million."

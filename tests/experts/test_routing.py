@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from experts.routing import balance_score, load_balancing_loss, top_k_route, utilisation
+from experts.mixture.routing import balance_score, load_balancing_loss, top_k_route, utilisation
 
 rng = np.random.default_rng(0)
 PROBS = rng.dirichlet(np.ones(4), size=50)

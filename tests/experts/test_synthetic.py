@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experts import data_sources, synthetic
-from experts.data import DataError
-from experts.text import content_tokens
+from experts.training import data_sources, synthetic
+from experts.training.data import DataError
+from experts.verifiers.text import content_tokens
 
 DOCS = pd.DataFrame(
     {

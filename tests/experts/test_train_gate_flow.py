@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from experts.gate import LearnedGate, load_gate
+from experts.mixture.gate import LearnedGate, load_gate
 from experts.registry import load_registry
 from flows.train_gate import train_gate_flow
 from tests.experts.gate_data import labelled_rows

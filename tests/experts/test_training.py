@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from experts.training import (
+from experts.training.loop import (
     BINARY_LABELS,
     EXPERT_SPECS,
     TrainConfig,
@@ -231,7 +231,7 @@ def test_cli_quick_training_runs_the_flow_and_ships_an_expert(
 
 
 def test_length_grouped_order_is_a_shuffled_permutation_of_similar_length_batches() -> None:
-    from experts.training import length_grouped_order
+    from experts.training.loop import length_grouped_order
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(5, 128, size=1000)

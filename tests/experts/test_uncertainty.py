@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experts.uncertainty import (
+from experts.decision.uncertainty import (
     decide,
     expert_spread,
     mc_dropout,

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 from prefect import flow
 
-from experts.calibration import load_calibrator
-from experts.calibration_data import load_labelled, rows_to_claims
-from experts.calibration_fit import (
+from experts.decision.calibration import load_calibrator
+from experts.decision.calibration_data import load_labelled, rows_to_claims
+from experts.decision.calibration_fit import (
     fit_and_evaluate,
     report_markdown,
     save_calibration,
     score_arrays,
 )
-from experts.conformal import load_conformal
+from experts.decision.conformal import load_conformal
 from tests.experts.calibration_synthetic import miscalibrated, softmax
 from verdictflow.config import reset_settings
 from verdictflow.contracts import ClaimScore

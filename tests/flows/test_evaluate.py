@@ -76,7 +76,7 @@ def test_evaluate_scores_a_labelled_file_and_stores_the_report(prefect_harness, 
 
 
 def test_unknown_dataset_is_a_clear_error(prefect_harness, labelled):
-    from experts.evaluation import load_eval_rows
+    from experts.evaluation.labelled import load_eval_rows
 
     with pytest.raises(FileNotFoundError, match="no-such-set"):
         load_eval_rows("no-such-set")

@@ -79,7 +79,7 @@ def test_a_run_that_dies_halfway_resumes_without_duplicates(
     prefect_harness, local_home, monkeypatch
 ):
     import flows.verify as verify_module
-    from experts.scoring import Scorer
+    from experts.mixture.scoring import Scorer
 
     monkeypatch.setenv("VERDICTFLOW_VERIFY__BATCH_ITEMS", "1")
     monkeypatch.setenv("VERDICTFLOW_ORCHESTRATION__FLOW_RETRIES", "0")

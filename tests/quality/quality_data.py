@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from experts.uncertainty import decide
+from experts.decision.uncertainty import decide
 from verdictflow.contracts import Claim, ClaimVerdict, Evidence, Item, ItemVerdict, VerdictLabel
 
 PROBS = [(0.8, 0.1, 0.1), (0.1, 0.8, 0.1), (0.2, 0.1, 0.7), (0.45, 0.3, 0.25)]

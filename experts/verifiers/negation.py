@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from experts.base import Pair
-from experts.text import best_sentence, content_tokens, negation_count, stem
+from experts.verifiers.text import best_sentence, content_tokens, negation_count, stem
 
 ANTONYMS = [
     ("increase", "decrease"),

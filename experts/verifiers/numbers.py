@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from experts.base import Pair
-from experts.quantities import Quantity, comparable, find_quantities, same_value
-from experts.text import content_tokens, coverage
+from experts.verifiers.quantities import Quantity, comparable, find_quantities, same_value
+from experts.verifiers.text import content_tokens, coverage
 
 UNIFORM = (1 / 3, 1 / 3, 1 / 3)
 

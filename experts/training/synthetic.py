@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from experts.augment import _NUMBER, other_number
-from experts.entities import find_entities
-from experts.text import STOP_WORDS, content_tokens
+from experts.training.augment import _NUMBER, other_number
+from experts.verifiers.entities import find_entities
+from experts.verifiers.text import STOP_WORDS, content_tokens
 
 # Transform name -> the label of the pair it makes.
 TRANSFORMS: dict[str, str] = {

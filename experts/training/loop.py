@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experts.expert_io import (  # noqa: F401  (re-exported: the training API in one place)
+from experts.training.expert_io import (  # noqa: F401  (re-exported: the training API in one place)
     base_model_path,
     build_model,
     collate,
@@ -29,12 +29,12 @@ from experts.expert_io import (  # noqa: F401  (re-exported: the training API in
     predict_proba,
     save_expert,
 )
-from experts.expert_specs import (  # noqa: F401
+from experts.training.specs import (  # noqa: F401
     BINARY_LABELS,
     EXPERT_SPECS,
     TARGETS,
-    ExpertSpec,
     TrainConfig,
+    TrainingSpec,
     TrainResult,
 )
 from verdictflow.config import get_settings

@@ -17,10 +17,10 @@ from typing import Protocol
 import numpy as np
 
 from experts.base import check_probabilities
-from experts.ensemble import combine
-from experts.gate import load_gate
+from experts.mixture.ensemble import combine
+from experts.mixture.gate import load_gate
+from experts.mixture.routing import balance_score, top_k_route, utilisation
 from experts.registry import cached_expert, load_registry, registry_path
-from experts.routing import balance_score, top_k_route, utilisation
 from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, ClaimScore, Evidence
 

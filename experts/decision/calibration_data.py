@@ -1,13 +1,12 @@
-"""Labelled rows for calibration: a JSONL file or a data set of ``experts.data``.
+"""Labelled rows for calibration: a JSONL file or a data set of ``experts.training.data``.
 
 Rows are ``{"id", "text", "context"?, "label"}``; each row becomes one claim (``<id>:0``) whose
 context is its evidence. Data set names: ``vitaminc``, ``halueval_qa``, ``halueval_dialogue``,
-``halueval_summarization`` (split by ``experts.data.splits``).
+``halueval_summarization`` (split by ``experts.training.data.splits``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from verdictflow.config import get_settings
-from verdictflow.contracts import Claim
+from verdictflow.contracts import Claim, stable_fraction
 
 # Gold label names -> class index into LABELS. HaluEval's "not_supported" has no finer label;
 # it is counted as not_enough_info (unsupported).
@@ -42,16 +41,11 @@ def gold_index(label: Any, where: str) -> int:
     return GOLD_LABELS[key]
 
 
-def _fraction(key: str) -> float:
-    digest = hashlib.sha256(key.encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
 def _sample(rows: list[dict], limit: int | None, seed: str) -> list[dict]:
     """A stable subset of at most ``limit`` rows (same rows for the same input)."""
     if limit is None or len(rows) <= limit:
         return rows
-    ranked = sorted(rows, key=lambda r: _fraction(f"{seed}:{r['id']}"))
+    ranked = sorted(rows, key=lambda r: stable_fraction(f"{seed}:{r['id']}"))
     return ranked[:limit]
 
 
@@ -84,7 +78,7 @@ def read_labelled_jsonl(path: Path) -> list[dict]:
 
 
 def _dataset_frame(name: str) -> tuple[Any, str]:
-    from experts import data
+    from experts.training import data
 
     if name == "vitaminc":
         return data.load_vitaminc(), "page"
@@ -105,7 +99,7 @@ def load_labelled(
     """Calibration rows, held-out rows and a description of both.
 
     A JSONL path is halved by a hash of the row id (calibration / held-out); a data set name
-    uses ``experts.data.splits`` (``split`` and ``eval_split``, default from settings).
+    uses ``experts.training.data.splits`` (``split`` and ``eval_split``, default from settings).
     At most ``limit`` rows per part (default ``quality.calibration_max_rows``) are kept.
     """
     quality = get_settings().quality
@@ -117,11 +111,11 @@ def load_labelled(
         if not path.exists():
             raise FileNotFoundError(f"labelled file {path} does not exist")
         rows = read_labelled_jsonl(path)
-        cal = [r for r in rows if _fraction(f"split:{r['id']}") < 0.5]
-        held = [r for r in rows if _fraction(f"split:{r['id']}") >= 0.5]
+        cal = [r for r in rows if stable_fraction(f"split:{r['id']}") < 0.5]
+        held = [r for r in rows if stable_fraction(f"split:{r['id']}") >= 0.5]
         source = {"source": str(path.resolve()), "split": "id-hash halves"}
     else:
-        from experts import data
+        from experts.training import data
 
         frame, group = _dataset_frame(dataset)
         parts = data.splits(frame, group)

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from experts.base import Expert, Pair
-from experts.features import pair_features
-from experts.gate import GateNet, gate_file, save_gate
-from experts.routing import balance_score, load_balancing_loss, utilisation
+from experts.mixture.features import pair_features
+from experts.mixture.gate import GateNet, gate_file, save_gate
+from experts.mixture.routing import balance_score, load_balancing_loss, utilisation
 from verdictflow.config import get_settings
 from verdictflow.contracts import LABELS
 
@@ -175,7 +175,7 @@ def labelled_pairs(
 
     Args:
         source: a JSONL/CSV file with claim, evidence, label columns; or a comma-separated
-            list of ``experts.data`` data set names (None: all of them), of which ``split``
+            list of ``experts.training.data`` data set names (None: all of them), of which ``split``
             is used (the training engineer's dev split by default), plus number-changed
             negatives (``settings.experts.gate_number_negatives``) so the gate learns when the
             numbers expert matters.
@@ -192,7 +192,7 @@ def labelled_pairs(
         if missing:
             raise ValueError(f"labelled pairs {path}: missing columns {sorted(missing)}")
     else:
-        from experts import augment, data
+        from experts.training import augment, data
 
         names = [n.strip() for n in str(source).split(",")] if source else list(data.DATASETS)
         parts = []

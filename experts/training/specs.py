@@ -13,7 +13,7 @@ TARGETS = (*LABELS, "not_supported")
 
 
 @dataclass(frozen=True)
-class ExpertSpec:
+class TrainingSpec:
     """What one expert is trained on and how it is shipped."""
 
     name: str
@@ -32,8 +32,8 @@ class ExpertSpec:
     warm_start_from: str | None = None  # a trained expert folder (relative: the repo root)
 
 
-EXPERT_SPECS: dict[str, ExpertSpec] = {
-    "generalist": ExpertSpec(
+EXPERT_SPECS: dict[str, TrainingSpec] = {
+    "generalist": TrainingSpec(
         "generalist",
         (
             "vitaminc",
@@ -49,7 +49,7 @@ EXPERT_SPECS: dict[str, ExpertSpec] = {
         description=(
             "All claim types; 3-class; also the short-factual (VitaminC) expert. Trained on a "
             "multi-source mix whose synthetic pairs break the link between word overlap and "
-            "support (experts.synthetic)."
+            "support (experts.training.synthetic)."
         ),
         # From the bi-encoder weights, lower layers frozen learned nothing in 500 steps: the
         # pair attention has to be learnt in every layer (embeddings stay frozen).
@@ -69,7 +69,7 @@ EXPERT_SPECS: dict[str, ExpertSpec] = {
         learning_rate=3e-5,
         warm_start_from="models/generalist",
     ),
-    "qa": ExpertSpec(
+    "qa": TrainingSpec(
         "qa",
         ("halueval_qa",),
         BINARY_LABELS,
@@ -77,7 +77,7 @@ EXPERT_SPECS: dict[str, ExpertSpec] = {
         description="Answers to questions (HaluEval QA, shortcut removed).",
         swapped_evidence=0.5,
     ),
-    "long_sources": ExpertSpec(
+    "long_sources": TrainingSpec(
         "long_sources",
         ("halueval_summarization", "halueval_dialogue"),
         BINARY_LABELS,
@@ -111,7 +111,7 @@ class TrainConfig:
     max_train_pairs: int | None = None
 
     @classmethod
-    def from_settings(cls, spec: ExpertSpec | None = None, quick: bool = False) -> TrainConfig:
+    def from_settings(cls, spec: TrainingSpec | None = None, quick: bool = False) -> TrainConfig:
         """The settings' budget for ``spec``; ``quick`` is the minutes-long budget."""
         t = get_settings().training
         cfg = cls(

@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from experts.text import STOP_WORDS, stem
+from experts.verifiers.text import STOP_WORDS, stem
 
 MONTHS = {
     m: i + 1

@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from experts.quantities import NUM
+from experts.verifiers.quantities import NUM
 
 # A numeral as the numbers expert reads one, standing alone (not inside "X2" or "IP67").
 _NUMBER = re.compile(r"(?<![\w.,])(?:" + NUM + r")(?![\w]|[.,]\d)")

@@ -1,6 +1,6 @@
 """The library behind the evaluate flow: labelled data sets in, item arrays and a report out.
 
-A data set is a name of ``experts.data`` (its held-out ``evaluation.split``), ``demo`` (the
+A data set is a name of ``experts.training.data`` (its held-out ``evaluation.split``), ``demo`` (the
 demo items, checked against the demo corpus), ``all`` (every one of those), or a JSONL path of
 ``{"id", "text", "context"?, "question"?, "label"}``. Items go through the full verify
 pipeline; each item's verdict is reduced to the probabilities of its deciding claim.
@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from experts.calibration_data import DATASET_NAMES, gold_index, load_labelled
-from experts.metrics import evaluation_metrics, task_of
+from experts.decision.calibration_data import DATASET_NAMES, gold_index, load_labelled
+from experts.evaluation.metrics import evaluation_metrics, task_of
 from verdictflow.config import REPO_ROOT, get_settings
-from verdictflow.contracts import InputError, ItemVerdict
+from verdictflow.contracts import InputError, ItemVerdict, stable_fraction
 
 DEMO_DIR = REPO_ROOT / "examples" / "demo"
 DEMO_ITEMS = DEMO_DIR / "items.jsonl"
@@ -43,10 +43,6 @@ def expand_datasets(names: Sequence[str]) -> list[str]:
 def dataset_label(name: str) -> str:
     """The short name a data set has in the report (a path's file stem)."""
     return name if name in DATASET_NAMES or name == "demo" else Path(name).stem
-
-
-def _stable_fraction(key: str) -> float:
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
 
 
 def read_labelled(path: Path) -> tuple[list[dict], list[InputError]]:
@@ -80,7 +76,7 @@ def load_eval_rows(
     """Labelled rows of one data set, the lines refused, and a description of the data.
 
     Args:
-        dataset: ``demo``, a name of ``experts.data`` or a JSONL path.
+        dataset: ``demo``, a name of ``experts.training.data`` or a JSONL path.
         limit: At most this many rows (a stable, id-hashed sample); None:
             ``evaluation.max_rows``.
     """
@@ -101,7 +97,7 @@ def load_eval_rows(
             )
         rows, errors = read_labelled(path)
         if limit is not None and len(rows) > limit:
-            rows = sorted(rows, key=lambda r: _stable_fraction(f"eval:{r.get('id')}"))[:limit]
+            rows = sorted(rows, key=lambda r: stable_fraction(f"eval:{r.get('id')}"))[:limit]
         description = {"source": str(path.resolve())}
         if dataset == "demo":
             description["corpus"] = str(DEMO_CORPUS)

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experts import augment
-from experts import data as vdata
-from experts.training import (
+from experts.training import augment
+from experts.training import data as vdata
+from experts.training.loop import (
     EXPERT_SPECS,
-    ExpertSpec,
     TrainConfig,
+    TrainingSpec,
     TrainResult,
     load_expert,
     p_supported,
@@ -26,7 +26,7 @@ from experts.training import (
 from verdictflow.config import REPO_ROOT, get_settings
 
 
-def frames_for(spec: ExpertSpec, parts: dict[str, dict[str, pd.DataFrame]]) -> dict:
+def frames_for(spec: TrainingSpec, parts: dict[str, dict[str, pd.DataFrame]]) -> dict:
     """Train/dev/test frames of ``spec`` with a ``dataset`` column; train rows are capped per
     set and, for specs that ask, get evidence-swapped negatives (dev and test never do)."""
     caps = dict(spec.train_caps)
@@ -74,7 +74,7 @@ def metrics_for(probs: np.ndarray, labels: pd.Series, label_set: tuple[str, ...]
     return out
 
 
-def evaluate(model, tokenizer, spec: ExpertSpec, test: pd.DataFrame, max_length: int) -> dict:
+def evaluate(model, tokenizer, spec: TrainingSpec, test: pd.DataFrame, max_length: int) -> dict:
     """Per-dataset metrics on ``test`` (columns evidence, claim, label, dataset)."""
     out = {}
     for name, part in test.groupby("dataset", sort=True):
@@ -97,7 +97,7 @@ def pairs_per_second(model, tokenizer, test: pd.DataFrame, max_length: int, n: i
 
 
 def model_card(
-    spec: ExpertSpec,
+    spec: TrainingSpec,
     cfg: TrainConfig,
     result: TrainResult,
     manifest: dict,

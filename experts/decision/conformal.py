@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from experts.calibration import _as_labels, _as_probs, data_hash, write_json_atomic
+from experts.decision.calibration import _as_labels, _as_probs, data_hash, write_json_atomic
 from verdictflow.config import get_settings
 
 
@@ -134,7 +134,7 @@ def coverage_report(
         "n": float(n),
     }
     if probs is not None:
-        from experts.uncertainty import selective_accuracy, threshold_indices
+        from experts.decision.uncertainty import selective_accuracy, threshold_indices
 
         probs = _as_probs(probs)
         report["selective_accuracy"] = selective_accuracy(probs, labels, ~single)

@@ -5,8 +5,9 @@ Two gates share one interface (``expert_names`` and ``probs(pairs, domains) -> [
 - ``PriorGate``: the registry's knowledge, used until a trained gate exists. Each expert's
   logit is ``log(prior) + boost * (keyword/pattern hits in the claim + domain match)``.
 - ``LearnedGate``: a small torch network over the claim and evidence embeddings and cheap
-  features (``experts.features``), trained by ``experts.gate_training.train_gate`` and saved
-  with a version at ``settings.experts.gate_path`` (default HOME/models/gate.pt).
+  features (``experts.mixture.features``), trained by
+  ``experts.training.gate_training.train_gate`` and saved with a version at
+  ``settings.experts.gate_path`` (default HOME/models/gate.pt).
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class LearnedGate:
     def probs(self, pairs: Sequence[Pair], domains: Sequence[str | None] | None = None):
         if not pairs:
             return np.zeros((0, len(self.expert_names)))
-        from experts.features import pair_features
+        from experts.mixture.features import pair_features
 
         x = torch.from_numpy(pair_features(pairs))
         with torch.no_grad():

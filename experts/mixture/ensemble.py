@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from experts.routing import Routing
+from experts.mixture.routing import Routing
 from verdictflow.contracts import CONTRADICTED, NOT_ENOUGH_INFO, SUPPORTED, ClaimScore
 
 NO_EVIDENCE_PROBS = (0.0, 0.0, 1.0)

@@ -3,7 +3,7 @@
 Class indices follow ``LABELS`` (0 supported, 1 contradicted, 2 not_enough_info). A data set
 whose gold labels never say "contradicted" (HaluEval: supported / not_supported) is scored as a
 binary task, supported versus not, so a hallucination called "contradicted" is not counted as
-wrong. ECE is ``experts.calibration``'s (top-label, 15 equal-mass bins); the rest come from
+wrong. ECE is ``experts.decision.calibration``'s (top-label, 15 equal-mass bins); the rest come from
 scikit-learn where it has the metric.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from experts.calibration import expected_calibration_error
+from experts.decision.calibration import expected_calibration_error
 from verdictflow.contracts import CONTRADICTED, NOT_ENOUGH_INFO, SUPPORTED
 
 Task = Literal["binary", "3-class"]
@@ -107,7 +107,7 @@ def threshold_predictions(
     supported = probs[:, SUPPORTED] >= support_threshold
     if task == "binary":
         return np.where(supported, SUPPORTED, NOT_ENOUGH_INFO)
-    # The same rule as experts.uncertainty.threshold_indices, at explicit thresholds.
+    # The same rule as experts.decision.uncertainty.threshold_indices, at explicit thresholds.
     out = np.full(len(probs), NOT_ENOUGH_INFO, dtype=np.int64)
     contradicted = (probs[:, CONTRADICTED] > contradiction_threshold) & (
         probs[:, CONTRADICTED] >= probs[:, NOT_ENOUGH_INFO]
@@ -208,7 +208,7 @@ def roc_curve_png(curves: dict[str, tuple[Any, Any]], path: Path, title: str = "
 def reliability_png(curves: dict[str, tuple[Any, Any]], path: Path, title: str = "") -> Path:
     """A reliability diagram with one curve per name: (probs [n, 3], labels [n]).
 
-    Drawn by ``experts.calibration.reliability_diagram``, so it matches the ECE figures."""
-    from experts.calibration import reliability_diagram
+    Drawn by ``experts.decision.calibration.reliability_diagram``, so it matches the ECE figures."""
+    from experts.decision.calibration import reliability_diagram
 
     return reliability_diagram(curves, None, path, title)
