@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from retrieval.chunking import text_hash
 from verdictflow.config import get_settings
-from verdictflow.contracts import DocumentRecord
+from verdictflow.contracts import DocumentRecord, InputError
+from verdictflow.inputs import jsonl_records
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
 HTML_SUFFIXES = (".html", ".htm")
@@ -202,14 +203,9 @@ def _table_rows(path: Path, data: bytes) -> Iterator[tuple[int, dict[str, Any] |
     """(row number, row or None, problem) for each row of a table file."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
-        text = _decode(path, data)
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield n, None, f"line {n} is not JSON: {exc.msg}"
+        for n, row in jsonl_records(data):
+            if isinstance(row, InputError):
+                yield n, None, f"line {n} is {row.message}"
                 continue
             if not isinstance(row, dict):
                 yield n, None, f"line {n} is not a JSON object"

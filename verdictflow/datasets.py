@@ -8,14 +8,13 @@ column or an unknown table is a permanent error that names the dataset; a bad re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from verdictflow.config import get_settings
 from verdictflow.contracts import InputError, Item
-from verdictflow.inputs import parse_records
+from verdictflow.inputs import jsonl_records, parse_records
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
@@ -33,27 +32,6 @@ def dataset_format(path: Path) -> str:
             f"dataset {path}: unsupported file type {path.suffix!r} "
             f"(rule: format; one of {', '.join(sorted(FORMATS))})"
         ) from None
-
-
-def _jsonl_rows(path: Path, limit: int | None) -> Iterator[tuple[int, Any]]:
-    max_bytes = get_settings().verify.max_line_bytes
-    with path.open("rb") as handle:
-        rows = 0
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            if limit is not None and rows >= limit:
-                return
-            rows += 1
-            if len(raw) > max_bytes:
-                yield number, _error(number, "max_size", f"line has {len(raw):,} bytes")
-                continue
-            try:
-                yield number, json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                yield number, _error(number, "utf8", f"not UTF-8: {exc.reason}")
-            except json.JSONDecodeError as exc:
-                yield number, _error(number, "json", f"not JSON: {exc.msg}")
 
 
 def _error(line: int, rule: str, message: str) -> InputError:
@@ -74,7 +52,7 @@ def _table_rows(table: Any, source: str, id_column: str, limit: int | None) -> l
 def _file_rows(path: Path, id_column: str, limit: int | None) -> Iterator[tuple[int, Any]]:
     kind = dataset_format(path)
     if kind == "jsonl":
-        yield from _jsonl_rows(path, limit)
+        yield from jsonl_records(path, limit)
         return
     if kind == "csv":
         import pyarrow as pa

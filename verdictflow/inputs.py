@@ -92,47 +92,48 @@ def parse_records(
     return items, errors
 
 
-def _jsonl_records(path: Path, max_line_bytes: int) -> Iterator[tuple[int, Any]]:
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            if len(raw) > max_line_bytes:
-                yield (
-                    number,
-                    InputError(
-                        line=number,
-                        item_id=None,
-                        rule="max_size",
-                        message=f"line has {len(raw):,} bytes (limit {max_line_bytes:,})",
-                    ),
-                )
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield (
-                    number,
-                    InputError(
-                        line=number, item_id=None, rule="utf8", message=f"not UTF-8: {exc.reason}"
-                    ),
-                )
-                continue
-            try:
-                yield number, json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield (
-                    number,
-                    InputError(
-                        line=number, item_id=None, rule="json", message=f"not JSON: {exc.msg}"
-                    ),
-                )
+def jsonl_records(
+    source: str | Path | bytes, limit: int | None = None
+) -> Iterator[tuple[int, Any]]:
+    """The one JSONL reader: ``(line number, parsed value)`` for each non-blank line of a file
+    (or its bytes), or ``(line number, InputError)`` naming the rule the line broke: ``max_size``
+    (over ``verify.max_line_bytes``), ``utf8``, ``json``. At most ``limit`` lines are read."""
+    max_bytes = get_settings().verify.max_line_bytes
+
+    def error(number: int, rule: str, message: str) -> tuple[int, InputError]:
+        return number, InputError(line=number, item_id=None, rule=rule, message=message)
+
+    def lines() -> Iterator[bytes]:
+        if isinstance(source, bytes):
+            yield from source.splitlines()
+        else:
+            with Path(source).open("rb") as handle:
+                yield from handle
+
+    read = 0
+    for number, raw in enumerate(lines(), start=1):
+        if not raw.strip():
+            continue
+        if limit is not None and read >= limit:
+            return
+        read += 1
+        if len(raw) > max_bytes:
+            yield error(number, "max_size", f"line has {len(raw):,} bytes (limit {max_bytes:,})")
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield error(number, "utf8", f"not UTF-8: {exc.reason}")
+            continue
+        try:
+            yield number, json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield error(number, "json", f"not JSON: {exc.msg} (column {exc.colno})")
 
 
 def read_jsonl(path: str | Path) -> tuple[list[Item], list[InputError]]:
     """Items and errors of a JSONL file (one item per line)."""
-    limit = get_settings().verify.max_line_bytes
-    return parse_records(_jsonl_records(Path(path), limit))
+    return parse_records(jsonl_records(path))
 
 
 def coerce_items(items: Iterable[Item | dict[str, Any]]) -> tuple[list[Item], list[InputError]]:

@@ -7,7 +7,6 @@ context is its evidence. Data set names: ``vitaminc``, ``halueval_qa``, ``haluev
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from verdictflow.config import get_settings
-from verdictflow.contracts import Claim, stable_fraction
+from verdictflow.contracts import Claim, InputError, stable_fraction
+from verdictflow.inputs import jsonl_records
 
 # Gold label names -> class index into LABELS. HaluEval's "not_supported" has no finer label;
 # it is counted as not_enough_info (unsupported).
@@ -52,13 +52,9 @@ def _sample(rows: list[dict], limit: int | None, seed: str) -> list[dict]:
 def read_labelled_jsonl(path: Path) -> list[dict]:
     """Rows of a labelled JSONL file; a bad line raises naming the line and the rule."""
     rows, seen = [], set()
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+    for n, record in jsonl_records(path):
+        if isinstance(record, InputError):
+            raise ValueError(f"{path}:{n}: rule {record.rule}: {record.message}")
         for key in ("id", "text", "label"):
             if not isinstance(record, dict) or record.get(key) in (None, ""):
                 raise ValueError(f"{path}:{n}: missing required field {key!r}")

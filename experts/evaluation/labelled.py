@@ -20,6 +20,7 @@ from experts.decision.calibration_data import DATASET_NAMES, gold_index, load_la
 from experts.evaluation.metrics import evaluation_metrics, task_of
 from verdictflow.config import REPO_ROOT, get_settings
 from verdictflow.contracts import InputError, ItemVerdict, stable_fraction
+from verdictflow.inputs import jsonl_records
 
 DEMO_DIR = REPO_ROOT / "examples" / "demo"
 DEMO_ITEMS = DEMO_DIR / "items.jsonl"
@@ -49,13 +50,9 @@ def read_labelled(path: Path) -> tuple[list[dict], list[InputError]]:
     """Rows of a labelled JSONL; bad lines become errors naming the line and the rule."""
     rows: list[dict] = []
     errors: list[InputError] = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(InputError(line=n, item_id=None, rule="json", message=exc.msg))
+    for n, record in jsonl_records(path):
+        if isinstance(record, InputError):
+            errors.append(record)
             continue
         if not isinstance(record, dict):
             errors.append(InputError(line=n, item_id=None, rule="object", message="not an object"))

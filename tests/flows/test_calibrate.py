@@ -90,7 +90,7 @@ def test_load_labelled_jsonl_splits_stably(home: Path, tmp_path: Path) -> None:
         ('{"id": "a", "text": "t"}', "line.*2.*missing required field 'label'"),
         ('{"id": "a", "text": "t", "label": "maybe"}', "2: unknown label 'maybe'"),
         ('{"id": "r0", "text": "t", "label": "supported"}', "2: duplicate id 'r0'"),
-        ("{not json", "2: not valid JSON"),
+        ("{not json", "2: rule json: not JSON"),
     ],
 )
 def test_bad_labelled_lines_name_the_line_and_rule(tmp_path: Path, line: str, message: str) -> None:
