@@ -69,7 +69,7 @@ class NegationExpert:
 
     def analyse(self, claim: str, evidence: str) -> dict:
         """Best-aligned sentence, its coverage of the claim, negation counts, antonym swaps."""
-        sentence, cov = best_sentence(claim, evidence)
+        sentence, cov = best_sentence(claim, evidence, clauses=False)
         claim_neg, ev_neg = negation_count(claim), negation_count(sentence)
         claim_words = content_tokens(claim)
         swaps = antonym_swaps(claim_words, content_tokens(sentence))

@@ -139,8 +139,10 @@ UNITS: dict[str, tuple[str, float]] = {
 }
 
 NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
+# A numeral glued to letters or a hyphen ("X2", "S1", "IP67", "B-52") is part of a name.
 QUANTITY_RE = re.compile(
-    r"(?P<cur>[$€£])?\s?(?P<num>" + NUM + r"|\b(?:" + "|".join(WORD_NUMBERS) + r")\b)"
+    r"(?P<cur>[$€£])?\s?(?P<num>(?<![A-Za-z\d])(?<![A-Za-z]-)(?:" + NUM + r")(?![A-Za-z]*\d)"
+    r"|\b(?:" + "|".join(WORD_NUMBERS) + r")\b)"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|dozen|hundred|bn|mn|k|m|b)\b)?"
     r"(?:\s?(?P<unit>%|°[cf]|[a-z]+))?",
     re.IGNORECASE,
@@ -218,6 +220,40 @@ def find_dates(text: str) -> list[Quantity]:
     return found
 
 
+VERSION_WORDS = frozenset(
+    {
+        "version",
+        "ver",
+        "v",
+        "firmware",
+        "release",
+        "ios",
+        "android",
+        "macos",
+        "windows",
+        "bluetooth",
+        "usb",
+        "wi",
+        "wifi",
+        "gen",
+        "generation",
+        "series",
+        "model",
+        "mk",
+        "mark",
+    }
+)
+
+
+def _is_version(text: str, start: int, raw: str) -> bool:
+    """A numeral named by the word before it (a version, a model, a standard) or written as
+    a dotted version ("3.2.1")."""
+    before = re.findall(r"[A-Za-z]+", text[max(0, start - 24) : start])
+    if before and before[-1].lower() in VERSION_WORDS and text[start - 1 : start].isspace():
+        return True
+    return bool(re.match(r"\d+\.\d+\.\d+", text[start:]))
+
+
 def find_quantities(text: str) -> list[Quantity]:
     """Every date, year, percentage, amount and counted quantity in ``text``."""
     found = find_dates(text)
@@ -247,9 +283,12 @@ def find_quantities(text: str) -> list[Quantity]:
         elif unit_word and unit_word not in STOP_WORDS and raw.lower() not in ("once", "twice"):
             dimension, factor = f"count:{stem(unit_word)}", 1.0
         else:
-            dimension, factor, end = "number", 1.0, m.end("scale") or m.end("num")
+            dimension, factor = "number", 1.0
+            end = m.end("scale") if m.group("scale") else m.end("num")
         if raw.lower() in WORD_NUMBERS and dimension in ("number", "year"):
             continue  # a bare "one" is rarely a quantity
+        if _is_version(text, m.start("num"), raw):
+            continue  # "firmware 3.2", "iOS 15", "version 2": a name, not an amount
         ctx = _context(text, begin, end)
         total = value * scale * factor
         found.append(Quantity(text[begin:end], dimension, total, tol * scale * factor, begin, ctx))

@@ -90,17 +90,20 @@ def coverage(needles: Iterable[str], haystack: Iterable[str]) -> float:
     return len(wanted & set(haystack)) / len(wanted)
 
 
-def sentences(text: str) -> list[str]:
-    """A cheap sentence split on terminal punctuation (for locating the relevant sentence)."""
-    parts = re.split(r"(?<=[.!?;])\s+", text.strip())
+def sentences(text: str, clauses: bool = True) -> list[str]:
+    """A cheap sentence split on terminal punctuation (for locating the relevant sentence);
+    ``clauses`` also splits at semicolons."""
+    parts = re.split(r"(?<=[.!?;])\s+" if clauses else r"(?<=[.!?])\s+", text.strip())
     return [p for p in parts if p]
 
 
-def best_sentence(claim: str, evidence: str) -> tuple[str, float]:
-    """The evidence sentence that covers most of the claim's content words, and that coverage."""
+def best_sentence(claim: str, evidence: str, clauses: bool = True) -> tuple[str, float]:
+    """The evidence sentence that covers most of the claim's content words, and that coverage.
+    ``clauses=False`` keeps clauses joined by semicolons together (a negation in the second
+    clause, "...; they do not support aptX", is about the subject of the first)."""
     claim_tokens = content_tokens(claim)
     best, best_cov = evidence, -1.0
-    for sent in sentences(evidence) or [evidence]:
+    for sent in sentences(evidence, clauses) or [evidence]:
         cov = coverage(claim_tokens, content_tokens(sent))
         if cov > best_cov:
             best, best_cov = sent, cov

@@ -43,3 +43,22 @@ def test_explain_names_the_flip() -> None:
 def test_contractions_count_as_negation() -> None:
     assert tokens("It isn't here") == ["it", "is", "not", "here"]
     assert negation_count("She can't and won't go, nor will he.") == 3
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        "The Aurora X2 support the AAC and LDAC codecs; they do not support aptX.",
+        "The Aurora X2 does not support aptX.",
+        "The Aurora X2 doesn't support aptX.",
+        "The Aurora X2 doesn’t support aptX.",
+        "The Aurora X2 no longer supports aptX.",
+        "The Aurora X2 never supported aptX.",
+    ],
+)
+def test_negations_in_every_form_contradict(evidence: str) -> None:
+    from experts.verifiers.text import negation_count
+
+    assert negation_count(evidence) >= 1
+    probs = NegationExpert().predict([("The Aurora X2 supports aptX.", evidence)])[0]
+    assert probs.argmax() == 1, NegationExpert().explain(("The Aurora X2 supports aptX.", evidence))

@@ -78,3 +78,32 @@ def test_units_and_scales_normalise() -> None:
     assert c.dimension == d.dimension == "usd" and same_value(c, d)
     (e,) = find_quantities("in 1998")
     assert e.dimension == "year"
+
+
+@pytest.mark.parametrize(
+    ("text", "quantities"),
+    [
+        # Product codes, model names and versions are names, not amounts.
+        ("The Aurora X2 weigh 310 grams.", ["310 grams"]),
+        ("The Fjell S1 earbuds come with 1 case.", ["1 case"]),
+        ("It is rated IP67 and weighs 1.1 kg.", ["1.1 kg"]),
+        ("Firmware 3.2 added an equaliser to the Aurora X2.", []),
+        ("Version 2.1 of the app needs iOS 15 or Android 10.", []),
+        ("A B-52 flew 7,000 km in 11.5 hours.", ["7,000 km", "11.5 hours"]),
+        # Amounts stay amounts.
+        ("It costs 4.99 EUR a month or 49 EUR a year.", ["4.99 EUR", "49 EUR"]),
+        ("Lows of -5 degrees in 2019.", ["5 degrees", "2019"]),
+    ],
+)
+def test_names_and_versions_are_not_quantities(text: str, quantities: list[str]) -> None:
+    from experts.verifiers.quantities import find_quantities
+
+    assert [q.text for q in find_quantities(text)] == quantities
+
+
+def test_a_model_name_does_not_make_a_claim_contradicted() -> None:
+    expert = NumbersExpert()
+    claim = "The Aurora X2 weigh 254 grams."
+    evidence = "The Aurora X2 weigh 254 grams and come with a hard case."
+    assert expert.predict([(claim, evidence)])[0].argmax() == 0
+    assert "2 weigh" not in expert.explain((claim, evidence))
