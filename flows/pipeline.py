@@ -24,6 +24,7 @@ from quality.outcome import run_status
 from tasks import stages
 from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, Evidence, InputError, Item, ItemVerdict
+from verdictflow.inputs import input_digest
 from verdictflow.verdicts import code_version, group_items, run_key
 
 T = TypeVar("T")
@@ -112,7 +113,7 @@ def verify_pipeline(
     valid, errors = execution.run(stages.read_items, path, items)
     outcomes: dict[str, GateOutcome] = {}
     parameters = run_parameters(parent_run_id)
-    run_id = run_id or run_key(valid, parameters)
+    run_id = run_id or run_key(valid, parameters, input_digest(path, items))
     done = execution.run(stages.open_run, run_id, parameters, code_version(), valid, errors)
 
     try:

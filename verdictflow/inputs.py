@@ -10,6 +10,7 @@ the ``Item`` contract (``text_length``, ``max_size``, ``allowed_metadata``, ...)
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -129,6 +130,19 @@ def jsonl_records(
             yield number, json.loads(text)
         except json.JSONDecodeError as exc:
             yield error(number, "json", f"not JSON: {exc.msg} (column {exc.colno})")
+
+
+def input_digest(path: str | Path | None, records: list | None) -> str:
+    """sha256 of the input as given: a file's bytes, or the records as JSON (bad ones too)."""
+    digest = hashlib.sha256()
+    if path is not None:
+        with Path(path).open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    else:
+        plain = [r.model_dump() if isinstance(r, Item) else r for r in records or []]
+        digest.update(json.dumps(plain, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
 
 
 def read_jsonl(path: str | Path) -> tuple[list[Item], list[InputError]]:

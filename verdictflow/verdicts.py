@@ -89,13 +89,18 @@ def _evidence_row(evidence: Evidence, decisive: bool) -> dict:
     }
 
 
-def run_key(items: Sequence[Item], parameters: dict) -> str:
-    """A run id from the content checked and how: the same input and settings, the same run."""
+def run_key(items: Sequence[Item], parameters: dict, source: str | None = None) -> str:
+    """A run id from the input as given and how it is checked: the same input and settings,
+    the same run. ``source`` is the digest of the raw input (``inputs.input_digest``), so
+    inputs that differ only in their bad lines are different runs; without it, the items."""
     digest = hashlib.sha256()
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
-    for item in items:
-        digest.update(item.model_dump_json().encode())
-        digest.update(b"\x00")
+    if source is not None:
+        digest.update(source.encode())
+    else:
+        for item in items:
+            digest.update(item.model_dump_json().encode())
+            digest.update(b"\x00")
     return f"run-{digest.hexdigest()[:16]}"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from verdictflow.config import get_settings, reset_settings
@@ -108,3 +110,28 @@ def test_a_run_that_dies_halfway_resumes_without_duplicates(
     assert counts["item_verdicts"] == 3
     assert counts["claim_verdicts"] == 4
     assert get_settings().verify.batch_items == 1
+
+
+def test_a_run_is_its_input_as_given_bad_lines_included(prefect_harness, local_home, tmp_path):
+    from flows.verify import verify_items
+
+    repo = _repo()
+    # Two inputs with nothing checkable but different bad records: two runs, each storing
+    # only its own errors.
+    a = verify_items(items=[{"id": "a", "text": " "}])
+    b = verify_items(items=[{"text": "no id"}])
+    assert a.run_id != b.run_id
+    assert [e.rule for e in repo.load_input_errors(a.run_id)] == ["text"]
+    assert [e.rule for e in repo.load_input_errors(b.run_id)] == ["id"]
+
+    # The same file twice is one run; a file differing only in a bad line is another.
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    good = json.dumps(ITEMS[0])
+    first.write_text(good + "\n{broken\n")
+    second.write_text(good + "\n{broken too\n")
+    one = verify_items(path=str(first))
+    again = verify_items(path=str(first))
+    other = verify_items(path=str(second))
+    assert one.run_id == again.run_id != other.run_id
+    stored = repo.load_input_errors(one.run_id)
+    assert one.counts["input_errors"] == len(stored) == 1
