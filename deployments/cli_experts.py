@@ -15,8 +15,12 @@ def register(app: typer.Typer) -> None:
     @experts_app.command("list")
     def list_experts(
         registry: Annotated[str | None, typer.Option(help="Registry YAML.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
     ) -> None:
-        """The enabled, available experts of the registry, and the gate in force, as JSON."""
+        """The enabled, available experts of the registry and the gate in force: a table."""
+        from rich.console import Console
+        from rich.table import Table
+
         from experts.mixture.gate import load_gate
         from experts.registry import load_registry, registry_path
 
@@ -26,7 +30,17 @@ def register(app: typer.Typer) -> None:
             "gate": load_gate(specs).version,
             "experts": [s.model_dump(mode="json", exclude={"options"}) for s in specs],
         }
-        typer.echo(json.dumps(out, indent=2))
+        if as_json:
+            typer.echo(json.dumps(out, indent=2))
+            return
+        table = Table(title=f"experts of {out['registry']} (gate: {out['gate']})")
+        for column in ("name", "kind", "domains", "prior", "weights"):
+            table.add_column(column)
+        for spec in specs:
+            weights = str(spec.weights or "") if spec.kind == "cross_encoder" else "-"
+            domains = ", ".join(spec.domains)
+            table.add_row(spec.name, spec.kind, domains, f"{spec.prior:g}", weights)
+        Console().print(table)
 
     @experts_app.command("explain")
     def explain(

@@ -27,7 +27,14 @@ def _app() -> typer.Typer:
 def test_list_and_explain(home: Path, tmp_path: Path) -> None:
     reg = str(write_registry(tmp_path / "r.yaml", FAST))
     runner = CliRunner()
-    listed = runner.invoke(_app(), ["experts", "list", "--registry", reg])
+    table = runner.invoke(_app(), ["experts", "list", "--registry", reg])
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    assert len(lines) < 12  # a table, one row per expert
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if "│" in line]
+    assert [row[:2] for row in cells] == [["numbers", "numbers"], ["negation", "negation"]]
+    assert "gate: prior" in table.output
+    listed = runner.invoke(_app(), ["experts", "list", "--registry", reg, "--json"])
     assert listed.exit_code == 0, listed.output
     out = json.loads(listed.output)
     assert [e["name"] for e in out["experts"]] == ["numbers", "negation"]
