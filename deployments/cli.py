@@ -115,11 +115,31 @@ def verify(
     output: Path | None = typer.Option(None, "--output", "-o", help="JSONL of verdicts."),
     table: bool = typer.Option(False, help="Also print a table of verdicts."),
 ) -> None:
-    """Verify every item of INPUT (one JSON object a line)."""
+    """Verify every item of INPUT (one JSON object a line).
+
+    Without ``--output`` the verdicts go to the terminal: a table, or JSONL rows when standard
+    output is a pipe or a file."""
+    if input.suffix.lower() in (".csv", ".parquet", ".tsv", ".xlsx"):
+        console.print(
+            f"[red]{input}: verify expects JSONL (one JSON object a line); for a "
+            f"{input.suffix} file of records run the verify-dataset deployment "
+            "(`prefect deployment run verify-dataset/verify-dataset -p dataset=...`) "
+            "or convert it to JSONL[/red]",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=2)
+    if not input.read_bytes().strip():
+        console.print(f"[red]{input}: no records: the file is empty[/red]", soft_wrap=True)
+        raise typer.Exit(code=1)
     result = _run_verify(input, output)
-    if table:
+    if output is None and not sys.stdout.isatty():
+        from verdictflow.verdicts import output_row
+
+        for verdict in result.verdicts:
+            typer.echo(json.dumps(output_row(verdict, result.run_id)))
+    elif table or output is None:
         _print_verdicts(result)
-    console.print(f"run {result.run_id}: {result.status} {result.counts}")
+    console.print(f"run {result.run_id}: {result.status} {result.counts}", soft_wrap=True)
     if not result.verdicts:
         raise typer.Exit(code=1)
 

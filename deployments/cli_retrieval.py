@@ -34,24 +34,8 @@ def _parse_filters(items: list[str] | None) -> dict:
     return filters
 
 
-def ingest(
-    paths: list[Path] = typer.Argument(..., help="Files or folders to ingest."),  # noqa: B008
-    text_column: str | None = typer.Option(None, help="Text column of .jsonl/.csv/.parquet."),
-    id_column: str | None = typer.Option(None, help="Id column of .jsonl/.csv/.parquet."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-) -> None:
-    """Ingest documents into the corpus: only new and changed ones are embedded."""
-    from flows.ingest import ingest_documents
-
-    result = ingest_documents(
-        [str(p) for p in paths],
-        text_column=text_column,
-        id_column=id_column,
-        show_progress=not as_json,
-    )
-    if as_json:
-        typer.echo(json.dumps(result, indent=2, default=str))
-        return
+def _print_ingest(result: dict) -> None:
+    """Each failure on a line of its own, then the counts as a table."""
     for failure in result["failures"]:
         console.print(
             f"[yellow]{failure['doc_id']} ({failure['source']}): rule {failure['rule']}: "
@@ -65,6 +49,38 @@ def ingest(
         table.add_column(key, justify="right")
     table.add_row(*(str(counts.get(key, 0)) for key in keys))
     Console().print(table)
+
+
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Files or folders to ingest."),  # noqa: B008
+    text_column: str | None = typer.Option(None, help="Text column of .jsonl/.csv/.parquet."),
+    id_column: str | None = typer.Option(None, help="Id column of .jsonl/.csv/.parquet."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Ingest documents into the corpus: only new and changed ones are embedded; exits 1 when
+    no document could be read."""
+    from flows.ingest import ingest_documents
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        for path in missing:
+            console.print(f"[red]{path}: not found (no such file or folder)[/red]", soft_wrap=True)
+        raise typer.Exit(code=2)
+
+    result = ingest_documents(
+        [str(p) for p in paths],
+        text_column=text_column,
+        id_column=id_column,
+        show_progress=not as_json,
+    )
+    counts = result["counts"]
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, default=str))
+    else:
+        _print_ingest(result)
+    read = sum(counts.get(key, 0) for key in ("new", "changed", "unchanged", "deleted"))
+    if counts.get("failed", 0) and not read:
+        raise typer.Exit(code=1)
 
 
 def search(

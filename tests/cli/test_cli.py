@@ -83,3 +83,27 @@ def test_db_upgrade_is_repeatable(local_home):
         result = runner.invoke(app, ["db", "upgrade"])
         assert result.exit_code == 0, result.output
         assert "up to date" in result.output
+
+
+def test_verify_without_output_prints_jsonl_when_piped(prefect_harness, local_home, tmp_path):
+    source = _write(
+        tmp_path / "one.jsonl",
+        [{"id": "fee", "text": "Orders under 50 EUR pay a fee of 6.90 EUR.", "context": CONTEXT}],
+    )
+    result = runner.invoke(app, ["verify", str(source)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["id"] for r in rows] == ["fee"] and rows[0]["verdict"] == "contradicted"
+
+
+def test_verify_names_an_empty_file_and_a_csv(local_home, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    result = runner.invoke(app, ["verify", str(empty)])
+    assert result.exit_code == 1
+    assert "no records: the file is empty" in result.output
+    csv = tmp_path / "items.csv"
+    csv.write_text("id,text\na,Paris is in France.\n")
+    result = runner.invoke(app, ["verify", str(csv)])
+    assert result.exit_code == 2
+    assert "verify expects JSONL" in result.output and "verify-dataset" in result.output

@@ -67,3 +67,17 @@ def test_parse_filters():
     }
     with pytest.raises(typer.BadParameter, match="KEY=VALUE"):
         _parse_filters(["nokey"])
+
+
+def test_ingest_exit_codes_name_what_went_wrong(prefect_harness, home, tmp_path, app):
+    runner = CliRunner()
+    missing = runner.invoke(app, ["ingest", str(tmp_path / "no-such-folder")])
+    assert missing.exit_code == 2
+    assert "not found" in missing.output and "unsupported_type" not in missing.output
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(b"\x00\x00")
+    (folder / "b.txt").write_bytes(b"\x00\x01")
+    failed = runner.invoke(app, ["ingest", str(folder), "--json"])
+    assert failed.exit_code == 1, failed.output  # every file failed
+    assert json.loads(failed.stdout)["counts"]["failed"] == 2
