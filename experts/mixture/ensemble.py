@@ -16,11 +16,17 @@ NO_EVIDENCE_PROBS = (0.0, 0.0, 1.0)
 def mixture(routing: Routing, outputs: dict[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
     """Per pair, ``sum_e weight[e] * probs_e`` over the experts the pair was routed to.
 
+    An expert that has no reading of a pair (exactly uniform probabilities: the numbers
+    expert on a claim without a quantity, the entities expert without a name) abstains: its
+    weight goes to the pair's other routed experts, so "no opinion" never pulls a verdict
+    towards not-enough-info. A pair on which every routed expert abstains stays uniform.
+
     Raises:
         ValueError: a routed pair has no output from its expert (a lost batch).
     """
     n = routing.mask.shape[0]
-    mixed = np.zeros((n, 3))
+    weights = np.where(routing.mask, routing.weights, 0.0)
+    stacked = np.full((len(names), n, 3), 1.0 / 3.0)
     for e, name in enumerate(names):
         rows = routing.mask[:, e]
         if not rows.any():
@@ -28,8 +34,13 @@ def mixture(routing: Routing, outputs: dict[str, np.ndarray], names: Sequence[st
         out = outputs[name][rows]
         if np.isnan(out).any():
             raise ValueError(f"expert {name!r}: {int(np.isnan(out).any(1).sum())} pairs unscored")
-        mixed[rows] += routing.weights[rows, e : e + 1] * out
-    return mixed
+        stacked[e, rows] = out
+    opinion = ~np.all(np.abs(stacked - 1.0 / 3.0) < 1e-9, axis=2).T  # [n, experts]
+    voting = weights * opinion
+    total, kept = weights.sum(axis=1, keepdims=True), voting.sum(axis=1, keepdims=True)
+    scaled = np.divide(voting * total, kept, out=np.zeros_like(voting), where=kept > 0)
+    weights = np.where(kept > 0, scaled, weights)
+    return np.einsum("ne,enk->nk", weights, stacked)
 
 
 def best_chunk(probs: np.ndarray) -> int:

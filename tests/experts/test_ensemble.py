@@ -45,3 +45,23 @@ def test_a_lost_batch_is_an_error_not_a_silent_zero() -> None:
     }
     with pytest.raises(ValueError, match="'b'"):
         mixture(routing, outputs, NAMES)
+
+
+def test_an_expert_without_a_reading_abstains() -> None:
+    import numpy as np
+
+    from experts.mixture.ensemble import mixture
+    from experts.mixture.routing import Routing
+
+    mask = np.array([[True, True], [True, True]])
+    weights = np.array([[0.5, 0.5], [0.5, 0.5]])
+    routing = Routing(mask=mask, weights=weights, probs=weights, dropped=0)
+    outputs = {
+        "model": np.array([[0.9, 0.05, 0.05], [0.2, 0.7, 0.1]]),
+        "numbers": np.array([[1 / 3, 1 / 3, 1 / 3], [0.1, 0.8, 0.1]]),  # no number in pair 0
+    }
+    mixed = mixture(routing, outputs, ["model", "numbers"])
+    assert np.allclose(mixed[0], [0.9, 0.05, 0.05])  # the uniform vote does not count
+    assert np.allclose(mixed[1], [0.15, 0.75, 0.1])  # both read pair 1: the plain mixture
+    all_uniform = {name: np.full((2, 3), 1 / 3) for name in outputs}
+    assert np.allclose(mixture(routing, all_uniform, ["model", "numbers"]), 1 / 3)
