@@ -71,10 +71,28 @@ def verify_items_flow(
 
 
 def fast_path_applies(items: list | None = None, path: str | None = None) -> bool:
-    """A direct call on few records, outside any Prefect run."""
+    """A direct call on few records (a list, or a JSONL file of few lines), outside any
+    Prefect run."""
     limit = get_settings().verify.fast_path_max_items
-    inside_prefect = FlowRunContext.get() is not None or TaskRunContext.get() is not None
-    return path is None and items is not None and len(items) <= limit and not inside_prefect
+    if limit <= 0 or FlowRunContext.get() is not None or TaskRunContext.get() is not None:
+        return False
+    if path is not None:
+        return _lines_at_most(path, limit)
+    return items is not None and len(items) <= limit
+
+
+def _lines_at_most(path: str, limit: int) -> bool:
+    """Whether the file has at most ``limit`` non-blank lines (reads no further)."""
+    try:
+        with open(path, "rb") as handle:
+            count = 0
+            for line in handle:
+                count += bool(line.strip())
+                if count > limit:
+                    return False
+    except OSError:
+        return False  # the flow run reports the missing file
+    return True
 
 
 def _entry(flow_: Flow):

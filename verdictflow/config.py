@@ -103,7 +103,11 @@ class VerifySettings(BaseModel):
     )
     alpha: float = Field(0.1, description="Target error of conformal abstention.")
     fast_path_max_items: int = Field(
-        1, description="Direct Python calls with this many items or fewer skip Prefect; 0: never."
+        16,
+        description=(
+            "Direct calls (Python or the CLI) on this many records or fewer run in this "
+            "process, without a flow run or a Dask cluster; 0: never."
+        ),
     )
 
 

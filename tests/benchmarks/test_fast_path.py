@@ -81,6 +81,8 @@ def test_fast_path_limits(prefect_harness, local_home, monkeypatch):
     from flows.verify import verify_items
 
     before = _flow_runs()
+    monkeypatch.setenv("VERDICTFLOW_VERIFY__FAST_PATH_MAX_ITEMS", "1")
+    reset_settings()
     verify_items(items=[_item(3), _item(4)])  # over the limit of one item: a flow run
     assert _flow_runs() == before + 1
 
