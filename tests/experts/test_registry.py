@@ -11,13 +11,28 @@ from experts.registry import SHIPPED_REGISTRY, load_experts, load_registry
 from tests.experts.tiny_models import write_registry
 
 
-def test_shipped_registry_works_without_trained_models(home: Path) -> None:
+def test_shipped_registry_finds_the_shipped_models(home: Path) -> None:
     specs = {s.name: s for s in load_registry(SHIPPED_REGISTRY)}
-    assert {"similarity", "numbers", "entities", "negation"} <= set(specs)
+    assert {"nli-general", "nli-qa", "nli-long"} <= set(specs)
     for spec in specs.values():
-        if spec.kind == "cross_encoder":  # only present once trained weights exist
-            assert spec.weights is not None and spec.weights.exists()
-    experts = load_experts(["numbers", "negation"], registry=SHIPPED_REGISTRY)
+        if spec.kind == "cross_encoder":
+            assert spec.weights is not None and (spec.weights / "config.json").exists()
+
+
+def test_shipped_registry_works_without_trained_models(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import experts.registry as registry
+
+    # No models anywhere: not next to the registry, not in the repository, not in HOME.
+    registry_file = tmp_path / "registry.yaml"
+    registry_file.write_text(SHIPPED_REGISTRY.read_text())
+    monkeypatch.setattr(registry, "REPO_ROOT", tmp_path / "no-repo")
+    specs = {s.name: s for s in load_registry(registry_file)}
+    assert not any(s.kind == "cross_encoder" for s in specs.values())  # skipped, with a warning
+    assert "weights folder" in caplog.text
+    assert {"similarity", "numbers", "entities", "negation"} <= set(specs)
+    experts = load_experts(["numbers", "negation"], registry=registry_file)
     assert set(experts) == {"numbers", "negation"}
     assert all(isinstance(e, Expert) for e in experts.values())
 

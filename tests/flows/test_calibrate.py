@@ -272,7 +272,6 @@ def labelled_rows(copies: int = 8) -> list[dict]:
 def test_calibrate_flow_end_to_end(
     prefect_harness: None, home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    pytest.importorskip("retrieval.evidence", reason="the retrieval stage is not on disk yet")
     from flows.calibrate import run_calibrate
 
     monkeypatch.setenv("VERDICTFLOW_QUALITY__CALIBRATION_MIN_ROWS", "10")

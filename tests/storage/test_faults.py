@@ -113,13 +113,20 @@ def test_connection_killed_mid_write_is_retried_without_duplicates(
     assert pg_repo.save_expert_scores(run_id, scores) == 0
 
 
-def test_retries_give_up_on_a_dead_server(run_id: str, fast_retries: None) -> None:
+def test_retries_give_up_on_a_dead_server(
+    run_id: str, fast_retries: None, caplog: pytest.LogCaptureFixture
+) -> None:
     dead = Repository("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    retries = get_settings().storage.write_retries
     try:
-        with pytest.raises(sa.exc.OperationalError):
+        with caplog.at_level("WARNING"), pytest.raises(sa.exc.OperationalError):
             dead.start_run(run_id, "verify", {}, "v")
     finally:
         dead.dispose()
+    # Every retry was made (a refused connection is transient), then it gave up.
+    tries = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
+    assert len(tries) == retries >= 1
+    assert f"retry {retries}/{retries}" in tries[-1]
 
 
 def test_concurrent_writers(db_url: str, run_id: str) -> None:
