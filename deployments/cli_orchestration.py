@@ -44,19 +44,28 @@ def server(
         None, help="Server database (PostgreSQL); default from settings, else SQLite."
     ),
 ) -> None:
-    """Start a Prefect server with its UI (SQLite by default, PostgreSQL when configured)."""
+    """Start a Prefect server with its UI (SQLite by default, PostgreSQL when configured).
+
+    SIGTERM or SIGINT (Ctrl-C) stops the server and every process it started."""
+    import signal
     import subprocess
 
-    from deployments.server import DB_ENV, server_command
+    from deployments.server import DB_ENV, server_command, stop_process_group
 
     argv, env = server_command(host, port, database_url)
     where = env.get(DB_ENV, "SQLite under PREFECT_HOME").split("@")[-1]
     console.print(f"Prefect server on {argv[argv.index('--host') + 1]}:{argv[-2]} ({where})")
-    try:
-        code = subprocess.call(argv, env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code=code)
+    child = subprocess.Popen(argv, env=env, start_new_session=True)
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        stop_process_group(child)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    code = child.wait()
+    raise typer.Exit(code=0 if stopping else code)
 
 
 def watch(
