@@ -122,3 +122,5 @@ def stop_process_group(process: subprocess.Popen, grace_s: float = 20.0) -> None
         process.wait(timeout=grace_s)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from deployments.server import api_url, start_server, wait_until_healthy
+from deployments.server import api_url, start_server, stop_process_group, wait_until_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,19 +23,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def stop(process: subprocess.Popen, timeout: float = 20) -> None:
-    """SIGTERM the process group, then SIGKILL what is left."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=timeout)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 @contextmanager
@@ -57,7 +43,7 @@ def prefect_server(
             raise RuntimeError(f"{exc}\n{log.read_text(errors='replace')[-3000:]}") from exc
         yield url
     finally:
-        stop(process)
+        stop_process_group(process)
 
 
 def client_env(api: str, home: Path, **extra: str) -> dict[str, str]:
@@ -93,7 +79,7 @@ def serve_process(api: str, home: Path, log: Path, **extra: str) -> Iterator[sub
     try:
         yield process
     finally:
-        stop(process)
+        stop_process_group(process)
 
 
 def run_async(coro: Any) -> Any:
