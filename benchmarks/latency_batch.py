@@ -27,7 +27,8 @@ def main() -> None:
     offset = 2_000_000 - 2_000_000 % workload.PRODUCTS + 500
     out = {"tree": sys.argv[1] if len(sys.argv) > 1 else "", "fast_path_ms": None}
     out["fast_path_ms"] = _fast_path_ms(40, offset)
-    flow = verify_items.with_options(task_runner=task_runner()).flow
+    entry = verify_items.with_options(task_runner=task_runner())
+    flow = getattr(entry, "flow", entry)  # before 757f28b, with_options returned the flow
     flow(items=workload.items(5, offset=offset + 5000))  # warm: cluster, models
     path = os.path.join(home, "items.jsonl")
     with open(path, "w") as handle:
