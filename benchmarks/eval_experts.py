@@ -39,7 +39,7 @@ def run(models: Path, pairs: int | None = None) -> dict:
         path = models / name
         if not (path / "verdictflow.json").exists():
             continue
-        model, tokenizer, meta = load_expert(path)
+        model, _ = load_expert(path)
         frames = frames_for(spec, parts)
         test = pd.concat(
             [
@@ -48,22 +48,22 @@ def run(models: Path, pairs: int | None = None) -> dict:
             ],
             ignore_index=True,
         )
-        figures = evaluate(model, tokenizer, spec, test, meta["max_length"])
-        scorer = expert_scorer(model, tokenizer, meta["max_length"])
+        figures = evaluate(model, spec, test)
+        scorer = expert_scorer(model)
         for ds in spec.datasets:
             dev = sample_eval(frames["dev"][frames["dev"].dataset == ds], pairs // 2, seed)
             figures[ds].update(robustness(scorer, dev, test[test.dataset == ds]))
-        speed = pairs_per_second(model, tokenizer, test, meta["max_length"])
+        speed = pairs_per_second(model, test)
         size_mb = round((path / "model.safetensors").stat().st_size / 2**20, 1)
         out["experts"][name] = {"test": figures, "cpu_pairs_per_s": speed, "size_mb": size_mb}
     return out
 
 
-def expert_scorer(model, tokenizer, max_length: int) -> Callable[[pd.DataFrame], np.ndarray]:
+def expert_scorer(model) -> Callable[[pd.DataFrame], np.ndarray]:
     """p_supported of a cross-encoder on a frame's (evidence, claim) rows."""
 
     def p_sup(frame: pd.DataFrame) -> np.ndarray:
-        probs = predict_proba(model, tokenizer, frame["evidence"], frame["claim"], max_length)
+        probs = predict_proba(model, frame["evidence"], frame["claim"])
         return p_supported(probs)
 
     return p_sup

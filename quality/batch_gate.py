@@ -11,7 +11,7 @@ import pandas as pd
 from quality.gx_runtime import check, validate_frame
 from quality.outcome import GateOutcome
 from verdictflow.config import get_settings
-from verdictflow.contracts import ItemVerdict, VerdictLabel
+from verdictflow.contracts import ItemVerdict, VerdictLabel, label_index
 
 # Item labels that count towards the batch's unsupported share (its hallucination rate).
 UNSUPPORTED_LABELS = (VerdictLabel.UNSUPPORTED.value, VerdictLabel.CONTRADICTED.value)
@@ -30,13 +30,6 @@ BATCH_ECE_CHECKS = (
 )
 
 
-def label_index(label: Any) -> int:
-    """Class index (into LABELS) of a gold label: a name or an index."""
-    from experts.decision.calibration_data import gold_index
-
-    return gold_index(label, "gold label")
-
-
 def labelled_probs(
     verdicts: Sequence[ItemVerdict], labels: Mapping[str, Any]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -53,10 +46,10 @@ def labelled_probs(
         for claim in verdict.claims:
             if claim.claim_id in labels and claim.claim_id != verdict.item_id:
                 probs.append(claim.probs)
-                gold.append(label_index(labels[claim.claim_id]))
+                gold.append(label_index(labels[claim.claim_id], "gold label"))
         if verdict.item_id in labels:
             probs.append(verdict.deciding_claim.probs)
-            gold.append(label_index(labels[verdict.item_id]))
+            gold.append(label_index(labels[verdict.item_id], "gold label"))
     return np.asarray(probs, dtype=np.float64).reshape(-1, 3), np.asarray(gold, dtype=np.int64)
 
 

@@ -19,6 +19,33 @@ from verdictflow.config import get_settings
 # Column order of every expert's probability array: predict(pairs) -> array[n, 3].
 LABELS: tuple[str, str, str] = ("supported", "contradicted", "not_enough_info")
 SUPPORTED, CONTRADICTED, NOT_ENOUGH_INFO = 0, 1, 2
+# The one label map: every label name verdictflow reads (model heads, gold labels, data
+# sets) -> its column of LABELS. Two-class data's "not_supported" has no finer label and
+# counts as not_enough_info.
+LABEL_NAMES: dict[str, int] = {
+    "supported": SUPPORTED,
+    "entailment": SUPPORTED,
+    "contradicted": CONTRADICTED,
+    "contradiction": CONTRADICTED,
+    "refuted": CONTRADICTED,
+    "not_enough_info": NOT_ENOUGH_INFO,
+    "not_supported": NOT_ENOUGH_INFO,
+    "unsupported": NOT_ENOUGH_INFO,
+    "neutral": NOT_ENOUGH_INFO,
+    "nei": NOT_ENOUGH_INFO,
+}
+
+
+def label_index(label: Any, where: str = "label") -> int:
+    """The LABELS column of a label name or index; the error names ``where``."""
+    if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(LABELS):
+        return label
+    if hasattr(label, "item") and not isinstance(label, str):  # numpy integers
+        return label_index(label.item(), where)
+    key = str(label).strip().lower().replace(" ", "_").replace("-", "_")
+    if key not in LABEL_NAMES:
+        raise ValueError(f"{where}: unknown label {label!r}; expected one of {sorted(LABEL_NAMES)}")
+    return LABEL_NAMES[key]
 
 
 class VerdictLabel(StrEnum):

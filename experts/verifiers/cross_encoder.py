@@ -1,11 +1,15 @@
-"""The cross-encoder expert: any sequence-classification checkpoint on disk, offline.
+"""The cross-encoder expert: a thin adapter over ``sentence_transformers.CrossEncoder``.
 
-The folder is a Hugging Face model (``config.json`` with ``id2label``, weights, tokenizer)
-with an optional ``verdictflow.json``: ``{"input_order": "evidence_claim" | "claim_evidence",
-"max_length": N, "domains": [...]}``. Labels map onto (supported, contradicted,
-not_enough_info) by name; "not_supported" and "neutral" mass goes to not_enough_info.
-On CUDA the model runs in fp16; on CPU in fp32 with length-sorted batches and dynamic
-padding. With ``settings.experts.mc_dropout_samples`` > 0 it runs that many dropout passes
+The folder is a Hugging Face sequence-classification model (``config.json`` with
+``id2label``, weights, tokenizer) with an optional ``verdictflow.json``: ``{"input_order":
+"evidence_claim" | "claim_evidence", "max_length": N, "domains": [...]}``. Labels map onto
+(supported, contradicted, not_enough_info) by name (``verdictflow.contracts.label_index``).
+
+Training (``experts.training``) and serving tokenize and run a pair through the same two
+functions here, ``encode`` and ``pair_probabilities``: the CrossEncoder's own preprocessing,
+``truncation="longest_first"`` at ``max_length`` (a long evidence is cut, a claim only when it
+alone fills the budget). On CUDA the model runs in fp16; on CPU in fp32 with length-sorted
+batches. With ``settings.experts.mc_dropout_samples`` > 0 it runs that many dropout passes
 and keeps the per-pair variance (``last_variance``) for the uncertainty stage.
 """
 
@@ -20,30 +24,64 @@ import torch
 
 from experts.base import Pair
 from verdictflow.config import get_settings, offline_hub
+from verdictflow.contracts import label_index
 
-LABEL_COLUMNS = {
-    "supported": 0,
-    "entailment": 0,
-    "contradicted": 1,
-    "contradiction": 1,
-    "refuted": 1,
-    "not_enough_info": 2,
-    "not_supported": 2,
-    "neutral": 2,
-    "nei": 2,
-}
+
+def load_cross_encoder(
+    folder: str | Path,
+    device: str = "cpu",
+    max_length: int | None = None,
+    dtype: torch.dtype = torch.float32,
+    config: dict | None = None,
+    new_head: bool = False,
+):
+    """A ``CrossEncoder`` from a folder on disk, never from a hub (``new_head``: the
+    classification head may differ in shape from the folder's, as when training starts)."""
+    offline_hub()
+    from sentence_transformers import CrossEncoder
+
+    return CrossEncoder(
+        str(folder),
+        device=device,
+        local_files_only=True,
+        max_length=max_length,
+        model_kwargs={"dtype": dtype, "ignore_mismatched_sizes": new_head},
+        config_kwargs=config,
+    )
+
+
+def encode(model, first: Sequence[str], second: Sequence[str]) -> dict:
+    """Token tensors of (first, second) pairs, padded to the longest, on the model's device."""
+    features = model.preprocess(list(zip(first, second, strict=True)))
+    return {k: v.to(model.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
+
+
+def pair_logits(model, features: dict) -> torch.Tensor:
+    """The classification head's logits [n, num_labels] (gradients flow when training)."""
+    return model(features)["scores"]
+
+
+def pair_probabilities(
+    model, first: Sequence[str], second: Sequence[str], batch_size: int = 64
+) -> np.ndarray:
+    """Softmax over the model's labels [n, num_labels]; length-sorted batches, order restored."""
+    first, second = list(first), list(second)
+    out = np.zeros((len(first), model.num_labels), dtype=np.float64)
+    order = np.argsort([len(a) + len(b) for a, b in zip(first, second, strict=True)])
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            features = encode(model, [first[i] for i in idx], [second[i] for i in idx])
+            logits = pair_logits(model, features).float()
+            out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
+    return out
 
 
 def label_matrix(id2label: dict, folder: Path) -> np.ndarray:
     """[n_labels, 3] matrix that moves each model label's mass to its verdictflow column."""
     matrix = np.zeros((len(id2label), 3), dtype=np.float32)
     for idx, label in id2label.items():
-        key = str(label).lower().replace(" ", "_").replace("-", "_")
-        if key not in LABEL_COLUMNS:
-            raise ValueError(
-                f"cross-encoder {folder}: label {label!r} is not one of {sorted(LABEL_COLUMNS)}"
-            )
-        matrix[int(idx), LABEL_COLUMNS[key]] = 1.0
+        matrix[int(idx), label_index(label, f"cross-encoder {folder}")] = 1.0
     return matrix
 
 
@@ -60,9 +98,6 @@ class CrossEncoderExpert:
         max_length: int | None = None,
         mc_dropout_samples: int | None = None,
     ) -> None:
-        offline_hub()
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
         settings = get_settings()
         torch.set_num_threads(settings.experts.torch_threads)
         self.folder = Path(weights)
@@ -80,67 +115,38 @@ class CrossEncoderExpert:
         )
         self.device = settings.resolved_device() if device == "auto" else device
         dtype = torch.float16 if self.device == "cuda" else torch.float32
-        self.tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
-        self.model = AutoModelForSequenceClassification.from_pretrained(
-            self.folder, local_files_only=True, dtype=dtype
-        ).to(self.device)
+        self.model = load_cross_encoder(self.folder, self.device, self.max_length, dtype)
         self.model.eval()
+        self.tokenizer = self.model.tokenizer
         self.labels = label_matrix(self.model.config.id2label, self.folder)
         self.last_variance: np.ndarray | None = None
 
-    def _encode(self, pairs: Sequence[Pair]) -> list[dict]:
+    def ordered(self, pairs: Sequence[Pair]) -> tuple[list[str], list[str]]:
+        """The pairs as the model reads them: (evidence, claim) or (claim, evidence)."""
         claims = [c for c, _ in pairs]
         evidence = [e for _, e in pairs]
-        if self.input_order == "claim_evidence":
-            first, second, trunc = claims, evidence, "only_second"
-        else:
-            first, second, trunc = evidence, claims, "only_first"
-        try:
-            enc = self.tokenizer(first, second, truncation=trunc, max_length=self.max_length)
-        except Exception:  # a claim longer than the budget: encode pair by pair
-            return [self._encode_one(f, s, trunc) for f, s in zip(first, second, strict=True)]
-        keys = list(enc.keys())
-        return [{k: enc[k][i] for k in keys} for i in range(len(pairs))]
-
-    def _encode_one(self, first: str, second: str, trunc: str) -> dict:
-        """One pair; when the claim alone overflows ``max_length``, both sides are cut
-        (``longest_first``) instead of failing."""
-        try:
-            enc = self.tokenizer(first, second, truncation=trunc, max_length=self.max_length)
-        except Exception:
-            enc = self.tokenizer(
-                first, second, truncation="longest_first", max_length=self.max_length
-            )
-        return dict(enc)
+        return (claims, evidence) if self.input_order == "claim_evidence" else (evidence, claims)
 
     def _set_dropout(self, active: bool) -> None:
         for module in self.model.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.train(active)
 
-    @torch.inference_mode()
-    def _forward(self, batch: list[dict]) -> np.ndarray:
-        inputs = self.tokenizer.pad(batch, return_tensors="pt")
-        inputs = {k: v.to(self.device) for k, v in inputs.items()}
-        logits = self.model(**inputs).logits.float()
-        return torch.softmax(logits, dim=-1).cpu().numpy() @ self.labels
-
     def predict_with_variance(self, pairs: Sequence[Pair]) -> tuple[np.ndarray, np.ndarray]:
         """Mean probabilities [n, 3] and their variance [n, 3] over MC-dropout passes
         (zero variance when ``mc_dropout_samples`` is 0)."""
-        n = len(pairs)
-        if n == 0:
+        if not pairs:
             return np.zeros((0, 3)), np.zeros((0, 3))
-        encoded = self._encode(pairs)
-        order = np.argsort([len(e["input_ids"]) for e in encoded], kind="stable")
+        first, second = self.ordered(pairs)
         passes = max(1, self.mc_samples)
-        runs = np.zeros((passes, n, 3), dtype=np.float64)
         self._set_dropout(self.mc_samples > 0)
         try:
-            for p in range(passes):
-                for start in range(0, n, self.batch_size):
-                    idx = order[start : start + self.batch_size]
-                    runs[p, idx] = self._forward([encoded[i] for i in idx])
+            runs = np.stack(
+                [
+                    pair_probabilities(self.model, first, second, self.batch_size) @ self.labels
+                    for _ in range(passes)
+                ]
+            )
         finally:
             self._set_dropout(False)
         mean = runs.mean(axis=0)

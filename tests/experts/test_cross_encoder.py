@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from experts.registry import load_experts, load_registry
-from experts.verifiers.cross_encoder import CrossEncoderExpert
+from experts.verifiers.cross_encoder import CrossEncoderExpert, encode
 from tests.experts.tiny_models import make_tiny_cross_encoder, write_registry
 
 PAIRS = [
@@ -50,10 +50,10 @@ def test_batching_and_padding_do_not_change_scores(expert: CrossEncoderExpert) -
 
 
 def test_truncates_only_the_evidence(expert: CrossEncoderExpert) -> None:
-    encoded = expert._encode([PAIRS[2]])[0]
-    assert len(encoded["input_ids"]) == 64
+    encoded = encode(expert.model, *expert.ordered([PAIRS[2]]))["input_ids"][0].tolist()
+    assert len(encoded) == 64
     claim_ids = expert.tokenizer(PAIRS[2][0], add_special_tokens=False)["input_ids"]
-    assert encoded["input_ids"][-1 - len(claim_ids) : -1] == claim_ids  # the claim survives
+    assert encoded[-1 - len(claim_ids) : -1] == claim_ids  # the claim survives
 
 
 def test_a_claim_longer_than_the_budget_is_cut_not_refused(expert: CrossEncoderExpert) -> None:
@@ -61,7 +61,7 @@ def test_a_claim_longer_than_the_budget_is_cut_not_refused(expert: CrossEncoderE
     probs = expert.predict(pairs)
     assert probs.shape == (2, 3)
     np.testing.assert_allclose(probs[1], expert.predict([PAIRS[0]])[0], atol=1e-5)
-    assert len(expert._encode(pairs)[0]["input_ids"]) == 64
+    assert encode(expert.model, *expert.ordered(pairs[:1]))["input_ids"].shape[1] == 64
 
 
 def test_mc_dropout_variance(tiny_folder: Path) -> None:
@@ -105,3 +105,19 @@ def test_registry_loads_it_and_skips_missing_weights(
     experts = load_experts(registry=registry)
     assert isinstance(experts["tiny"], CrossEncoderExpert)
     assert experts["tiny"].predict(PAIRS[:2]).shape == (2, 3)
+
+
+def test_serving_training_and_sentence_transformers_score_alike(
+    expert: CrossEncoderExpert, tiny_folder: Path
+) -> None:
+    from sentence_transformers import CrossEncoder
+
+    from experts.training.expert_io import load_expert, predict_proba
+
+    served = expert.predict(PAIRS)
+    trained, meta = load_expert(tiny_folder)
+    first, second = expert.ordered(PAIRS)
+    np.testing.assert_allclose(predict_proba(trained, first, second), served, atol=1e-6)
+    plain = CrossEncoder(str(tiny_folder), local_files_only=True, max_length=meta["max_length"])
+    st = plain.predict(list(zip(first, second, strict=True)), apply_softmax=True)
+    np.testing.assert_allclose(st, served, atol=1e-5)

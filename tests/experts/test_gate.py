@@ -138,7 +138,7 @@ def test_bad_labels_are_named() -> None:
     np.testing.assert_array_equal(
         label_indices(["supported", "not_supported", "contradicted", 2]), [0, 2, 1, 2]
     )
-    with pytest.raises(ValueError, match="labelled pair 1: label 'maybe'"):
+    with pytest.raises(ValueError, match="labelled pair 1: unknown label 'maybe'"):
         label_indices(["supported", "maybe"])
 
 

@@ -16,7 +16,6 @@ from experts.training.loop import (
     TrainConfig,
     build_model,
     class_weights,
-    encode_pairs,
     load_expert,
     pair_loss,
     predict_proba,
@@ -24,6 +23,7 @@ from experts.training.loop import (
     target_ids,
     train_expert,
 )
+from experts.verifiers.cross_encoder import encode
 from verdictflow.contracts import LABELS
 
 WORDS = {
@@ -67,19 +67,19 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     """One tiny 2-layer model trained for 30 steps on 240 synthetic pairs."""
     work = tmp_path_factory.mktemp("tiny")
     dev = synthetic(60, seed=1)
-    model, tokenizer, result = train_expert(
+    model, result = train_expert(
         "tiny", BINARY_LABELS, synthetic(240, seed=0), dev, tiny_config(), work, log=lambda _: None
     )
-    return model, tokenizer, result, dev, work
+    return model, result, dev, work
 
 
 @pytest.mark.slow
 def test_tiny_training_loss_falls_and_dev_beats_chance(trained) -> None:
-    model, tokenizer, result, dev, work = trained
+    model, result, dev, work = trained
     losses = [h["train_loss"] for h in result.history]
     assert len(losses) == 3 and result.steps == 30
     assert losses[-1] < 0.5 * losses[0], losses
-    probs = predict_proba(model, tokenizer, dev["evidence"], dev["claim"], 48)
+    probs = predict_proba(model, dev["evidence"], dev["claim"])
     accuracy = float(((probs[:, 0] >= 0.5) == (dev["label"] == "supported")).mean())
     assert accuracy > 0.75, accuracy
     assert result.best_dev > 0.75
@@ -89,7 +89,7 @@ def test_tiny_training_loss_falls_and_dev_beats_chance(trained) -> None:
 
 @pytest.mark.slow
 def test_resume_from_checkpoint_reproduces_the_uninterrupted_run(tmp_path: Path, trained) -> None:
-    model, _, result, dev, _ = trained
+    model, result, dev, _ = trained
 
     class Interrupted(Exception):
         pass
@@ -103,7 +103,7 @@ def test_resume_from_checkpoint_reproduces_the_uninterrupted_run(tmp_path: Path,
         train_expert("tiny", BINARY_LABELS, train, dev, tiny_config(), tmp_path, log=stop_at_10)
     ckpt = torch.load(tmp_path / "last.pt", weights_only=False)
     assert ckpt["result"]["steps"] == 10
-    resumed, _, again = train_expert(
+    resumed, again = train_expert(
         "tiny", BINARY_LABELS, train, dev, tiny_config(), tmp_path, log=lambda _: None
     )
     assert again.resumed_from == 10 and again.steps == 30
@@ -115,9 +115,9 @@ def test_resume_from_checkpoint_reproduces_the_uninterrupted_run(tmp_path: Path,
 
 @pytest.mark.slow
 def test_saved_expert_is_the_shipped_format(tmp_path: Path, trained) -> None:
-    model, tokenizer, _, dev, _ = trained
+    model, _, dev, _ = trained
     spec = EXPERT_SPECS["qa"]
-    out = save_expert(model, tokenizer, spec, tmp_path / "qa", 48, "# card\n")
+    out = save_expert(model, spec, tmp_path / "qa", "# card\n")
     config = json.loads((out / "config.json").read_text())
     assert config["id2label"] == {"0": "supported", "1": "not_supported"}
     meta = json.loads((out / "verdictflow.json").read_text())
@@ -133,9 +133,9 @@ def test_saved_expert_is_the_shipped_format(tmp_path: Path, trained) -> None:
         dtypes = {f.get_tensor(k).dtype for k in f.keys()}  # noqa: SIM118
     assert dtypes == {torch.float16}
     assert (out / "model_card.md").read_text() == "# card\n"
-    loaded, loaded_tok, loaded_meta = load_expert(out)
-    before = predict_proba(model, tokenizer, dev["evidence"], dev["claim"], 48)
-    after = predict_proba(loaded, loaded_tok, dev["evidence"], dev["claim"], 48)
+    loaded, loaded_meta = load_expert(out)
+    before = predict_proba(model, dev["evidence"], dev["claim"])
+    after = predict_proba(loaded, dev["evidence"], dev["claim"])
     assert loaded_meta["max_length"] == 48
     assert np.abs(before - after).max() < 0.02
 
@@ -164,12 +164,13 @@ def test_class_weights_balance_the_classes() -> None:
 
 
 def test_long_claims_keep_their_tail_and_respect_max_length() -> None:
-    _, tokenizer = build_model(BINARY_LABELS, num_layers=1)
+    model = build_model(BINARY_LABELS, num_layers=1, max_length=64)
     evidence = ["word " * 200, "short evidence"]
     claims = ["a claim", "very " * 100 + "long claim"]
-    features = encode_pairs(tokenizer, evidence, claims, 64)
-    assert all(len(f["input_ids"]) <= 64 for f in features)
-    assert tokenizer.decode(features[0]["input_ids"]).endswith("[SEP] a claim [SEP]")
+    ids = encode(model, evidence, claims)["input_ids"]
+    assert ids.shape[1] <= 64
+    assert model.tokenizer.decode(ids[0]).endswith("[SEP] a claim [SEP]")
+    assert model.tokenizer.decode(ids[1]).startswith("[CLS] short evidence [SEP] very")
 
 
 def test_expert_order_puts_the_generalist_first_and_refuses_unknown_names() -> None:
@@ -196,17 +197,21 @@ def test_cli_refuses_an_unknown_expert() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.downloads
 def test_cli_quick_training_runs_the_flow_and_ships_an_expert(
-    home: Path, prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    home: Path,
+    prefect_harness,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    download_cache: Path,
 ) -> None:
     import typer
     from typer.testing import CliRunner
 
     from deployments.cli_train import register
-    from tests.experts.test_data import TEST_DATA_DIR
     from verdictflow.config import reset_settings
 
-    monkeypatch.setenv("VERDICTFLOW_TRAINING__DATA_DIR", str(TEST_DATA_DIR))
+    monkeypatch.setenv("VERDICTFLOW_TRAINING__DATA_DIR", str(download_cache))
     monkeypatch.setenv("VERDICTFLOW_TRAINING__QUICK_STEPS", "6")
     monkeypatch.setenv("VERDICTFLOW_TRAINING__QUICK_PAIRS", "64")
     monkeypatch.setenv("VERDICTFLOW_TRAINING__THREADS", "1")
