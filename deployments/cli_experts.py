@@ -1,4 +1,5 @@
-"""CLI commands of the experts area: ``experts list``, ``experts explain``, ``train-gate``."""
+"""CLI commands of the experts area: ``experts list``, ``experts explain``, ``train-gate``,
+``train-combiner``."""
 
 from __future__ import annotations
 
@@ -99,4 +100,27 @@ def register(app: typer.Typer) -> None:
             path=path,
         )
         result.pop("losses", None)
+        typer.echo(json.dumps(result, indent=2))
+
+    @app.command("train-combiner")
+    def train_combiner(
+        source: Annotated[
+            str | None,
+            typer.Option(help="JSONL/CSV with claim, evidence, label; or data set names."),
+        ] = None,
+        split: Annotated[str, typer.Option(help="Split of the training data.")] = "dev",
+        max_pairs: Annotated[int | None, typer.Option(help="Most labelled pairs.")] = None,
+        registry: Annotated[str | None, typer.Option(help="Registry YAML.")] = None,
+        path: Annotated[
+            str | None,
+            typer.Option(help="Where to save; default HOME/models/stacker.json."),
+        ] = None,
+    ) -> None:
+        """Fit the learned combiner on labelled pairs under the gate's routing (the
+        train_combiner flow); prints its held-out AUROC beside the mixture's and each expert's."""
+        from flows.train_gate import train_combiner_flow
+
+        result = train_combiner_flow(
+            source=source, split=split, max_pairs=max_pairs, registry=registry, path=path
+        )
         typer.echo(json.dumps(result, indent=2))

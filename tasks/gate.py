@@ -1,4 +1,4 @@
-"""Prefect tasks of gate training: load labelled pairs, train and save the gate."""
+"""Prefect tasks of learning the mixture: labelled pairs, the gate, the combiner."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import asdict
 from prefect import task
 
 from experts.training.gate_training import labelled_pairs, train_gate
+from experts.training.stacking_training import fit_combiner
 from tasks.common import data_task_options
 
 _retry = data_task_options()
@@ -42,3 +43,20 @@ def train_gate_task(
     summary = asdict(result)
     summary["losses"] = summary["losses"][:: max(1, len(result.losses) // 50)]
     return summary
+
+
+@task(name="fit-combiner", **_retry)
+def fit_combiner_task(
+    rows: list[dict], registry: str | None = None, path: str | None = None
+) -> dict:
+    """Fit the learned combiner over the registry's experts on ``rows``; returns its figures."""
+    from experts.registry import load_experts
+
+    return fit_combiner(
+        [(r["claim"], r["evidence"]) for r in rows],
+        [r["label"] for r in rows],
+        load_experts(registry=registry),
+        registry=registry,
+        datasets=[r.get("dataset", "all") for r in rows],
+        path=path,
+    )

@@ -53,6 +53,10 @@ class ExpertSettings(BaseModel):
     registry: Path | None = Field(None, description="Expert registry YAML; None: the shipped one.")
     gate_top_k: int = Field(2, description="Experts selected per claim by the gate.")
     gate_path: Path | None = Field(None, description="Trained gate; None: HOME/models/gate.pt.")
+    stacking: bool = Field(True, description="Use the learned combiner when one fits the experts.")
+    stacker_path: Path | None = Field(
+        None, description="Fitted combiner; None: HOME/models/stacker.json, else the shipped one."
+    )
     batch_size: int = 64
     max_length: int = Field(256, description="Token limit of a cross-encoder pair.")
     torch_threads: int = Field(1, description="torch.set_num_threads in every process.")

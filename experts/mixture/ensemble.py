@@ -62,6 +62,7 @@ def combine(
     routing: Routing,
     outputs: dict[str, np.ndarray],
     names: Sequence[str],
+    mixed: np.ndarray | None = None,
 ) -> list[ClaimScore]:
     """One ``ClaimScore`` per claim (in ``claim_ids`` order).
 
@@ -72,8 +73,9 @@ def combine(
         routing: the gate's routing of the pairs over ``names``.
         outputs: expert name -> float [n_pairs, 3] (NaN where not routed).
         names: expert names, in routing column order.
+        mixed: the combined probabilities per pair [n_pairs, 3]; None: ``mixture``.
     """
-    mixed = mixture(routing, outputs, names)
+    mixed = mixture(routing, outputs, names) if mixed is None else mixed
     rows_of: dict[int, list[int]] = defaultdict(list)
     for row, ci in enumerate(pair_claims):
         rows_of[ci].append(row)

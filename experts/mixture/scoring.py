@@ -17,9 +17,10 @@ from typing import Protocol
 import numpy as np
 
 from experts.base import check_probabilities
-from experts.mixture.ensemble import combine
+from experts.mixture.ensemble import combine, mixture
 from experts.mixture.gate import load_gate
 from experts.mixture.routing import balance_score, top_k_route, utilisation
+from experts.mixture.stacking import load_stacker, pair_cheap_features, stack_features
 from experts.registry import cached_expert, load_registry, registry_path
 from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, ClaimScore, Evidence
@@ -163,12 +164,18 @@ class Scorer:
             outputs[name][idx] = result
         scored = time.perf_counter()
 
+        mixed = mixture(routing, outputs, names)
+        stacker = load_stacker(names) if pairs else None
+        if stacker is not None:
+            features = stack_features(routing.mask, outputs, names, pair_cheap_features(pairs))
+            mixed = stacker.combine(mixed, features)
         scores = combine(
-            [c.claim_id for c in claims], pair_claims, pair_chunks, routing, outputs, names
+            [c.claim_id for c in claims], pair_claims, pair_chunks, routing, outputs, names, mixed
         )
         util = utilisation(routing.mask) if pairs else np.zeros(len(names))
         report = {
             "gate": gate.version,
+            "combiner": stacker.version if stacker is not None else "mixture",
             "experts": list(names),
             "k": min(self.top_k, len(names)),
             "claims": len(claims),

@@ -203,6 +203,7 @@ def labelled_pairs(
         frame = pd.concat(parts, ignore_index=True)
     if max_pairs and len(frame) > max_pairs:
         frame = frame.sample(n=max_pairs, random_state=seed)
-    rows = frame[["claim", "evidence", "label"]].astype(str).to_dict(orient="records")
+    columns = ["claim", "evidence", "label"] + (["dataset"] if "dataset" in frame else [])
+    rows = frame[columns].astype(str).to_dict(orient="records")
     label_indices([r["label"] for r in rows])  # fail early, naming the bad row
     return rows
