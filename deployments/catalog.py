@@ -126,13 +126,12 @@ def load_deployments(
 
 
 def serve_all(names: list[str] | None = None, limit: int | None = None) -> None:
-    """Serve the deployments in this process until interrupted (schedules stay active)."""
-    from prefect import serve
-
+    """Serve the deployments in this process until SIGTERM or SIGINT (schedules stay active)."""
+    from deployments.serving import serve_deployments
     from verdictflow.config import get_settings
 
     deployments = load_deployments(names)
     if not deployments:
         raise CatalogError("no deployment could be loaded from prefect.yaml")
     limit = limit if limit is not None else get_settings().orchestration.serve_limit
-    serve(*deployments, pause_on_shutdown=False, limit=limit)
+    serve_deployments(deployments, limit)

@@ -23,7 +23,7 @@ from quality.gates import GateOutcome, check_batch, check_evidence, check_output
 from quality.outcome import run_status
 from tasks import stages
 from verdictflow.config import get_settings
-from verdictflow.contracts import Claim, Evidence, InputError, Item, ItemVerdict
+from verdictflow.contracts import Claim, Evidence, InputError, Item, ItemVerdict, gold_labels
 from verdictflow.inputs import input_digest
 from verdictflow.verdicts import code_version, group_items, run_key
 
@@ -173,7 +173,7 @@ def _batches(
 
 def labels_of(items: list[Item]) -> dict[str, str] | None:
     """Gold labels when every item carries one (``label`` in its metadata): a labelled run."""
-    labels = {i.id: i.metadata["label"] for i in items if "label" in i.metadata}
+    labels = gold_labels(items)
     return labels if items and len(labels) == len(items) else None
 
 

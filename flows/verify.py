@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import Flow, flow
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.context import FlowRunContext, TaskRunContext
 
 from flows.pipeline import (
@@ -25,9 +24,10 @@ from flows.pipeline import (
 )
 from flows.runtime import task_runner
 from quality.gates import GateOutcome
+from tasks.artifacts import RunProgress, summary_artifact
 from tasks.quality import quality_report
 from tasks.scoring import flow_batches
-from tasks.verify import as_task, summary_artifact
+from tasks.verify import as_task
 from verdictflow.config import get_settings
 
 __all__ = ["VerifyResult", "progress_listeners", "verify_items", "verify_items_flow"]
@@ -39,8 +39,8 @@ class InFlow:
     name = "flow"
     batch_quality = True
 
-    def __init__(self, run_id_hint: str) -> None:
-        self._progress = create_progress_artifact(progress=0.0, description=run_id_hint)
+    def __init__(self, what: str) -> None:
+        self._progress = RunProgress(what)
 
     def run(self, stage, *args):
         return as_task(stage, *args)
@@ -49,13 +49,14 @@ class InFlow:
         return flow_batches()
 
     def progress(self, done: int, total: int) -> None:
-        update_progress_artifact(self._progress, 100.0 * done / max(total, 1))
+        self._progress.update(done, total)
         Inline().progress(done, total)
 
     def finished(self, result: VerifyResult, outcomes: dict[str, GateOutcome]) -> None:
         if outcomes:
             quality_report(outcomes)
         summary_artifact(result.run_id, result.verdicts, result.counts)
+        self._progress.finish(result.counts, result.run_id)
 
 
 @flow(name="verify-items", task_runner=task_runner(), log_prints=True)
@@ -66,7 +67,7 @@ def verify_items_flow(
     parent_run_id: str | None = None,
 ) -> VerifyResult:
     """Verify items given as records (``{"id", "text", "context"?, ...}``) or a JSONL ``path``."""
-    execution = InFlow(f"verify {path or f'{len(items or [])} items'}")
+    execution = InFlow(f"verify {path}" if path else "verify")
     return verify_pipeline(execution, items, path, run_id, parent_run_id)
 
 

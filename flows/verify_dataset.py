@@ -1,7 +1,9 @@
 """The scheduled data-quality run: verify every record of a dataset against the corpus.
 
 read the dataset (JSONL / CSV / Parquet file, or a database table) -> verify-items (subflow)
--> store the dataset's bad records with the run.
+-> store the dataset's bad records with the run. The run the user started shows what the
+subflow found: a progress bar naming the items and claims done, the verdict table and the
+plots (``tasks.artifacts``).
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.runtime import task_runner
-from flows.verify import VerifyResult, verify_items
+from flows.verify import VerifyResult, progress_listeners, verify_items
+from tasks.artifacts import RunProgress, summary_artifact
 from tasks.orchestration import read_dataset_task, save_input_errors_task
 from verdictflow.config import get_settings
+from verdictflow.contracts import gold_labels
 
 
 class DatasetSource(BaseModel):
@@ -36,7 +40,11 @@ class DatasetSource(BaseModel):
     id_column: str = Field("id", description="Column with each record's id.")
     text_column: str = Field("text", description="Column with the text to check.")
     context_column: str = Field(
-        "", description="Column with the record's own evidence; empty: search the corpus."
+        "context",
+        description=(
+            "Column with the record's own evidence, used where the dataset has it (records "
+            "without it are checked against the corpus); empty: always search the corpus."
+        ),
     )
     limit: int = Field(0, ge=0, description="Check at most this many records; 0: all.")
 
@@ -58,6 +66,7 @@ def verify_dataset(dataset: DatasetSource = DatasetSource()) -> VerifyResult:  #
         dataset: The records to check and the columns that hold id, text and context.
     """
     source = resolve_source(dataset or DatasetSource())
+    progress = RunProgress(f"verify-dataset {source.path or source.table}")
     items, errors = read_dataset_task(
         source.path or None,
         source.table or None,
@@ -67,11 +76,17 @@ def verify_dataset(dataset: DatasetSource = DatasetSource()) -> VerifyResult:  #
         source.context_column or None,
         source.limit or None,
     )
-    result = verify_items.with_options(task_runner=task_runner())(
-        items=[item.model_dump() for item in items]
-    )
+    progress_listeners.append(progress.update)
+    try:
+        result = verify_items.with_options(task_runner=task_runner())(
+            items=[item.model_dump() for item in items]
+        )
+    finally:
+        progress_listeners.remove(progress.update)
     counts = result.counts
     if errors:
         counts = save_input_errors_task(result.run_id, errors)
+    summary_artifact(result.run_id, result.verdicts, counts, gold_labels(items))
+    progress.finish(counts, result.run_id)
     print(f"verify-dataset {source.path or source.table}: run {result.run_id} {counts}")
     return result.model_copy(update={"errors": [*errors, *result.errors], "counts": counts})

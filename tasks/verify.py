@@ -1,5 +1,6 @@
 """The verify stages as Prefect tasks: each wraps one function of ``tasks.stages`` (or a
-quality gate), and ``as_task`` finds the task of a stage for the flow's ``Execution``."""
+quality gate), and ``as_task`` finds the task of a stage for the flow's ``Execution``.
+The run's artifacts are in ``tasks.artifacts``."""
 
 from __future__ import annotations
 
@@ -7,14 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from prefect import task
-from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from quality.gates import check_batch, check_evidence, check_outputs
 from tasks import stages
 from tasks.common import data_task_options
 from tasks.quality import validate_batch, validate_evidence, validate_outputs
-from verdictflow.contracts import ItemVerdict
 
 _HEAVY = data_task_options()
 
@@ -48,24 +46,3 @@ TASKS: dict[Callable[..., Any], Any] = {
 def as_task(stage: Callable[..., Any], *args: Any) -> Any:
     """Run ``stage`` as its Prefect task (in the running flow)."""
     return TASKS[stage](*args)
-
-
-@task(name="summary-artifact", cache_policy=NO_CACHE)
-def summary_artifact(run_id: str, verdicts: list[ItemVerdict], counts: dict) -> None:
-    """A table of verdicts on the Prefect run (the first 500 items) and the run's counts."""
-    rows = [
-        {
-            "item": v.item_id,
-            "verdict": v.label.value,
-            "p_supported": round(v.p_supported, 3),
-            "claims": len(v.claims),
-            "deciding claim": v.deciding_claim.text[:120],
-        }
-        for v in verdicts[:500]
-    ]
-    counts_line = ", ".join(f"{k}: {v}" for k, v in counts.items())
-    create_table_artifact(
-        key="verify-summary",
-        table=rows,
-        description=f"Run `{run_id}` — {counts_line}",
-    )

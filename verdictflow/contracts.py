@@ -100,6 +100,11 @@ class Item(_Model):
     question: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
+    @property
+    def gold_label(self) -> Any | None:
+        """The item's known label (``label`` in its metadata: a labelled run), or None."""
+        return self.metadata.get("label")
+
     @model_validator(mode="after")
     def _record_rules(self, info: ValidationInfo) -> Item:
         if not self.id.strip():
@@ -133,6 +138,11 @@ class Item(_Model):
         if unknown:
             raise rule_error("allowed_metadata", f"metadata keys not allowed: {unknown}")
         return self
+
+
+def gold_labels(items: list[Item]) -> dict[str, Any]:
+    """Gold label per item id, of the items that carry one."""
+    return {item.id: item.gold_label for item in items if item.gold_label is not None}
 
 
 class Claim(_Model):
