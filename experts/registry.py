@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import threading
@@ -38,6 +39,16 @@ class ExpertSpec(BaseModel):
     prior: float = Field(1.0, gt=0)
     enabled: bool = True
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def max_length(self) -> int | None:
+        """Token limit of a pair for a cross-encoder (its ``verdictflow.json``); None else."""
+        if self.kind != "cross_encoder" or self.weights is None:
+            return None
+        meta = Path(self.weights) / "verdictflow.json"
+        if not meta.exists():
+            return get_settings().experts.max_length
+        return int(json.loads(meta.read_text()).get("max_length") or 0) or None
 
     def keyword_hits(self, text: str) -> int:
         """How many of the keywords and patterns occur in ``text`` (the prior gate's signal)."""
@@ -176,3 +187,15 @@ def load_experts(
         raise KeyError(f"unknown or unavailable experts: {sorted(missing)}")
     reg = str(registry_path(registry))
     return {s.name: cached_expert(s.name, reg) for s in specs if names is None or s.name in names}
+
+
+def window_tokens(path: str | Path | None = None) -> int:
+    """Evidence tokens of one verification window: ``settings.experts.window_tokens``, else
+    the smallest cross-encoder max length of the registry less the claim's share, so that
+    a (window, claim) pair is read whole by every expert it may be routed to."""
+    settings = get_settings().experts
+    if settings.window_tokens:
+        return settings.window_tokens
+    limits = [s.max_length for s in load_registry(path) if s.max_length]
+    limit = min(limits) if limits else settings.max_length
+    return max(16, limit - settings.window_claim_tokens)

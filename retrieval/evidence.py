@@ -19,13 +19,17 @@ def context_doc_id(item_id: str) -> str:
     return f"context:{item_id}"
 
 
-def _context_chunks(claims: Sequence[Claim]) -> dict[tuple[str, str], list[Chunk]]:
-    """The chunks of each (item, context) the claims come from."""
+def _context_chunks(
+    claims: Sequence[Claim], window: int | None, overlap: int | None
+) -> dict[tuple[str, str], list[Chunk]]:
+    """The verification windows of each (item, context) the claims come from."""
     chunks_of: dict[tuple[str, str], list[Chunk]] = {}
     for claim in claims:
         key = (claim.item_id, claim.context or "")
         if key not in chunks_of:
-            chunks_of[key] = chunk_text(claim.context or "", context_doc_id(claim.item_id))
+            chunks_of[key] = chunk_text(
+                claim.context or "", context_doc_id(claim.item_id), "", None, window, overlap
+            )
     return chunks_of
 
 
@@ -73,11 +77,14 @@ def gather_evidence(
     mode: str | None = None,
     add_corpus: bool | None = None,
     store: ChunkStore | None = None,
+    window: int | None = None,
+    overlap: int | None = None,
 ) -> dict[str, list[Evidence]]:
     """Ranked evidence per claim_id.
 
-    Claims with ``context``: the context is chunked (doc_id ``context:<item_id>``) and its
-    chunks ranked against the claim by embedding similarity (top k, origin ``context``).
+    Claims with ``context``: the context is cut into verification windows of ``window``
+    tokens sharing ``overlap`` (doc_id ``context:<item_id>``), ranked against the claim by
+    embedding similarity (top k, origin ``context``).
     Claims without context: corpus search (``mode``, hybrid by default; origin ``corpus``).
     ``add_corpus`` also appends corpus hits to context claims (ranks continue after the
     context's). A claim with no evidence maps to ``[]``. All claims are embedded at once.
@@ -88,6 +95,8 @@ def gather_evidence(
         mode: Corpus search mode; default ``settings.retrieval.search_mode``.
         add_corpus: Default ``settings.retrieval.add_corpus_evidence``.
         store: The chunk store; default the one under ``settings.lancedb_path``.
+        window, overlap: Window and overlap tokens over a context; default the retrieval
+            chunk settings.
     """
     settings = get_settings().retrieval
     k = k or settings.top_k
@@ -96,7 +105,7 @@ def gather_evidence(
     if not claims:
         return out
     with_ctx = [i for i, c in enumerate(claims) if c.context and c.context.strip()]
-    chunks_of = _context_chunks([claims[i] for i in with_ctx])
+    chunks_of = _context_chunks([claims[i] for i in with_ctx], window, overlap)
     # One encoder pass for the claims and their contexts' chunks (the rest hits the cache).
     texts = [c.text for c in claims]
     both = embed_texts(texts + [c.text for cs in chunks_of.values() for c in cs])

@@ -7,9 +7,11 @@ task for the flow. Each takes and returns the contracts of ``verdictflow.contrac
 from __future__ import annotations
 
 from experts.decision.decide import decide_claims
+from experts.registry import window_tokens
 from retrieval.evidence import gather_evidence
 from storage.repository import current_repository
 from verdictflow.claims import split_claims
+from verdictflow.config import get_settings
 from verdictflow.contracts import (
     Claim,
     ClaimScore,
@@ -36,8 +38,13 @@ def claims_of(items: list[Item]) -> list[Claim]:
 
 
 def evidence_for(claims: list[Claim]) -> dict[str, list[Evidence]]:
-    """Evidence per claim: the item's own context, else the corpus."""
-    return gather_evidence(claims)
+    """Evidence per claim: the item's own context cut into windows the experts read whole
+    (``experts.registry.window_tokens``), else the corpus."""
+    if not any(c.context for c in claims):
+        return gather_evidence(claims)
+    window = window_tokens(get_settings().experts.registry)
+    overlap = int(window * get_settings().experts.window_overlap)
+    return gather_evidence(claims, window=window, overlap=overlap)
 
 
 def decide(

@@ -53,6 +53,18 @@ class ExpertSettings(BaseModel):
     registry: Path | None = Field(None, description="Expert registry YAML; None: the shipped one.")
     gate_top_k: int = Field(2, description="Experts selected per claim by the gate.")
     gate_path: Path | None = Field(None, description="Trained gate; None: HOME/models/gate.pt.")
+    window_tokens: int | None = Field(
+        None,
+        description="Evidence tokens of a verification window over an item's context; None: "
+        "the smallest cross-encoder max length less window_claim_tokens.",
+    )
+    window_claim_tokens: int = Field(
+        32, description="Tokens a window leaves for the claim and the special tokens."
+    )
+    window_overlap: float = Field(0.25, description="Share of a window its neighbour repeats.")
+    long_source_chars: int = Field(
+        2000, description="A context longer than this routes as domain long_source."
+    )
     stacking: bool = Field(True, description="Use the learned combiner when one fits the experts.")
     stacker_path: Path | None = Field(
         None, description="Fitted combiner; None: HOME/models/stacker.json, else the shipped one."
@@ -233,6 +245,31 @@ class EvaluationSettings(BaseModel):
     )
 
 
+class ApiSettings(BaseModel):
+    """The warm HTTP API, ``verdictflow api`` (issue 16)."""
+
+    host: str = Field("127.0.0.1", description="Where `verdictflow api` listens.")
+    port: int = 8000
+    open_paths: list[str] = Field(
+        ["/healthz"], description="Paths served without an API key (e.g. add /readyz, /metrics)."
+    )
+    max_body_bytes: int = Field(1 * 2**20, description="Larger request bodies get 413.")
+    max_batch_items: int = Field(
+        16, description="Items one POST /v1/verify may carry (more: 413; use POST /v1/jobs)."
+    )
+    max_documents: int = Field(256, description="Documents one POST /v1/documents may carry.")
+    rate_per_s: float = Field(20.0, description="Requests per second each key may sustain.")
+    rate_burst: int = Field(40, description="Requests a key may make at once (bucket size).")
+    key_cache_s: float = Field(
+        1.0, description="How long a checked key is trusted before storage is read again."
+    )
+    max_page: int = Field(200, description="Most rows GET /v1/runs and verdict history return.")
+    warm_up: bool = Field(True, description="Load the experts and the embedder at start.")
+    jobs_deployment: str = Field(
+        "verify-dataset/verify-dataset", description="Deployment POST /v1/jobs starts."
+    )
+
+
 class Settings(BaseSettings):
     """All of verdictflow's settings."""
 
@@ -255,6 +292,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     orchestration: OrchestrationSettings = OrchestrationSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
+    api: ApiSettings = ApiSettings()
 
     @property
     def db_url(self) -> str:

@@ -43,16 +43,35 @@ def mixture(routing: Routing, outputs: dict[str, np.ndarray], names: Sequence[st
     return np.einsum("ne,enk->nk", weights, stacked)
 
 
-def best_chunk(probs: np.ndarray) -> int:
-    """Row of the deciding chunk: the most supportive one if any chunk's top label is
-    supported; else the most contradicting one if any chunk's top label is contradicted;
-    else the most supportive one."""
-    top = probs.argmax(axis=1)
+def best_chunk(
+    probs: np.ndarray, on_subject: np.ndarray | None = None, coverage: np.ndarray | None = None
+) -> int:
+    """Row of the deciding chunk among a claim's chunks.
+
+    Chunks about something else (``on_subject`` False) never decide while one about the
+    claim's subject exists. Among the rest: a contradicting chunk (top label contradicted)
+    wins over the most supportive chunk when it covers more of the claim's words
+    (``coverage``): it states the opposite, the other merely does not mention it. Else the
+    most supportive chunk if any chunk's top label is supported; else the most
+    contradicting one if any is contradicted; else the most supportive one.
+    """
+    n = len(probs)
+    allowed = np.ones(n, bool) if on_subject is None or not on_subject.any() else on_subject
+    cover = np.zeros(n) if coverage is None else np.asarray(coverage, dtype=np.float64)
+    top = np.where(allowed, probs.argmax(axis=1), -1)
+    supportive = np.where(top == SUPPORTED, probs[:, SUPPORTED], -1.0)
+    contradicting = np.where(top == CONTRADICTED, probs[:, CONTRADICTED], -1.0)
     if (top == SUPPORTED).any():
-        return int(np.argmax(np.where(top == SUPPORTED, probs[:, SUPPORTED], -1.0)))
+        best = int(np.argmax(supportive))
+        if (top == CONTRADICTED).any():
+            against = int(np.argmax(contradicting))
+            if cover[against] > cover[best]:
+                return against
+        return best
     if (top == CONTRADICTED).any():
-        return int(np.argmax(np.where(top == CONTRADICTED, probs[:, CONTRADICTED], -1.0)))
-    return int(np.argmax(probs[:, SUPPORTED] - probs[:, NOT_ENOUGH_INFO] * 1e-9))
+        return int(np.argmax(contradicting))
+    leaning = probs[:, SUPPORTED] - probs[:, NOT_ENOUGH_INFO] * 1e-9
+    return int(np.argmax(np.where(allowed, leaning, -2.0)))
 
 
 def combine(
@@ -63,6 +82,8 @@ def combine(
     outputs: dict[str, np.ndarray],
     names: Sequence[str],
     mixed: np.ndarray | None = None,
+    on_subject: np.ndarray | None = None,
+    coverage: np.ndarray | None = None,
 ) -> list[ClaimScore]:
     """One ``ClaimScore`` per claim (in ``claim_ids`` order).
 
@@ -74,6 +95,8 @@ def combine(
         outputs: expert name -> float [n_pairs, 3] (NaN where not routed).
         names: expert names, in routing column order.
         mixed: the combined probabilities per pair [n_pairs, 3]; None: ``mixture``.
+        on_subject, coverage: per pair, whether the chunk is about the claim's subject and
+            the share of the claim's content words it holds (``best_chunk``).
     """
     mixed = mixture(routing, outputs, names) if mixed is None else mixed
     rows_of: dict[int, list[int]] = defaultdict(list)
@@ -89,7 +112,13 @@ def combine(
                 )
             )
             continue
-        best = rows[best_chunk(mixed[rows])]
+        best = rows[
+            best_chunk(
+                mixed[rows],
+                None if on_subject is None else on_subject[rows],
+                None if coverage is None else coverage[rows],
+            )
+        ]
         selected = np.flatnonzero(routing.mask[best])
         experts = {names[e]: round(float(routing.weights[best, e]), 6) for e in selected}
         spread = sum(

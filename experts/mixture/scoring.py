@@ -18,10 +18,12 @@ import numpy as np
 
 from experts.base import check_probabilities
 from experts.mixture.ensemble import combine, mixture
+from experts.mixture.features import CHEAP_FEATURES
 from experts.mixture.gate import load_gate
 from experts.mixture.routing import balance_score, top_k_route, utilisation
 from experts.mixture.stacking import load_stacker, pair_cheap_features, stack_features
 from experts.registry import cached_expert, load_registry, registry_path
+from experts.verifiers.entities import same_subject
 from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, ClaimScore, Evidence
 
@@ -80,10 +82,15 @@ class ScoringResult:
 
 
 def _domain(claim: Claim, claim_domains: dict[str, str] | None) -> str | None:
-    """The claim's domain: given, else "qa" for an answer to a question, else unknown."""
+    """The claim's domain: given, else "qa" for an answer to a question, else "long_source"
+    for a claim checked against a long context, else unknown."""
     if claim_domains and claim.claim_id in claim_domains:
         return claim_domains[claim.claim_id]
-    return "qa" if claim.question else None
+    if claim.question:
+        return "qa"
+    if claim.context and len(claim.context) > get_settings().experts.long_source_chars:
+        return "long_source"
+    return None
 
 
 def length_batches(
@@ -138,12 +145,14 @@ class Scorer:
         pair_chunks: list[str] = []
         pairs: list[tuple[str, str]] = []
         domains: list[str | None] = []
+        on_subject: list[bool] = []
         for ci, claim in enumerate(claims):
             for ev in evidence.get(claim.claim_id, []):
                 pair_claims.append(ci)
                 pair_chunks.append(ev.chunk_id)
                 pairs.append((claim.text, ev.text))
                 domains.append(_domain(claim, claim_domains))
+                on_subject.append(same_subject(claim.text, ev.text, ev.doc_id))
 
         started = time.perf_counter()
         probs = gate.probs(pairs, domains) if pairs else np.zeros((0, len(names)))
@@ -165,12 +174,20 @@ class Scorer:
         scored = time.perf_counter()
 
         mixed = mixture(routing, outputs, names)
+        cheap = pair_cheap_features(pairs)
         stacker = load_stacker(names) if pairs else None
         if stacker is not None:
-            features = stack_features(routing.mask, outputs, names, pair_cheap_features(pairs))
-            mixed = stacker.combine(mixed, features)
+            mixed = stacker.combine(mixed, stack_features(routing.mask, outputs, names, cheap))
         scores = combine(
-            [c.claim_id for c in claims], pair_claims, pair_chunks, routing, outputs, names, mixed
+            [c.claim_id for c in claims],
+            pair_claims,
+            pair_chunks,
+            routing,
+            outputs,
+            names,
+            mixed,
+            np.array(on_subject, dtype=bool),
+            cheap[:, CHEAP_FEATURES.index("content_coverage")],
         )
         util = utilisation(routing.mask) if pairs else np.zeros(len(names))
         report = {

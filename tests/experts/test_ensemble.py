@@ -17,6 +17,32 @@ def test_best_chunk_prefers_support_then_contradiction() -> None:
     assert best_chunk(np.array([[0.2, 0.1, 0.7], [0.3, 0.1, 0.6]])) == 1
 
 
+def test_a_chunk_about_something_else_never_decides() -> None:
+    probs = np.array([[0.1, 0.8, 0.1], [0.3, 0.2, 0.5]])
+    assert best_chunk(probs) == 0  # without the rule, the off-subject contradiction decides
+    assert best_chunk(probs, on_subject=np.array([False, True])) == 1
+    # No chunk is about the subject: all of them count, as before.
+    assert best_chunk(probs, on_subject=np.array([False, False])) == 0
+
+
+def test_a_chunk_stating_the_opposite_beats_one_that_does_not_mention_it() -> None:
+    probs = np.array([[0.6, 0.1, 0.3], [0.2, 0.7, 0.1]])
+    assert best_chunk(probs, coverage=np.array([0.5, 1.0])) == 1
+    # The supporting chunk holds as much of the claim: support still wins.
+    assert best_chunk(probs, coverage=np.array([1.0, 1.0])) == 0
+
+
+def test_same_subject_reads_names_in_the_chunk_or_its_document() -> None:
+    from experts.verifiers.entities import same_subject
+
+    claim = "The Fjell S1 charges in about 3 hours."
+    assert not same_subject(claim, "The Aurora X2 charge in 2 hours over USB-C.", "aurora.md")
+    assert same_subject(claim, "It charges over USB-C in about 3 hours.", "fjell-speaker.md")
+    assert same_subject(claim, "The Fjell S1 weighs 1.1 kg.")
+    assert same_subject("It charges in 3 hours.", "anything at all")  # names nothing
+    assert same_subject("The X2 is light.", "Nothing in common.")  # "X2" alone names nothing
+
+
 def test_combine_weights_picks_best_chunk_and_keeps_everything() -> None:
     gate = np.array([[0.6, 0.3, 0.1], [0.6, 0.3, 0.1], [0.1, 0.3, 0.6]])
     routing = top_k_route(gate, k=2)
