@@ -187,6 +187,7 @@ def runs(limit: int = typer.Option(20, help="How many runs.")) -> None:
 
 def _register_commands() -> None:
     from deployments import (
+        cli_api,
         cli_calibration,
         cli_eval,
         cli_experts,
@@ -202,6 +203,7 @@ def _register_commands() -> None:
         cli_train,
         cli_experts,
         cli_eval,
+        cli_api,
     ):
         module.register(app)
 

@@ -199,6 +199,38 @@ class QualityResultRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class ApiKeyRow(Base):
+    """An API key of ``verdictflow api``: only the sha256 of the secret is kept."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # public part of the key
+    name: Mapped[str] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the whole key
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRow(Base):
+    """Who did what through the API (or the key commands), and when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(Text)  # a run id, a key id
+    status: Mapped[int | None] = mapped_column(Integer)  # the HTTP status answered
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_key_id_at", "key_id", "at"),
+    )
+
+
 # The Core tables, for the repository's bulk statements.
 runs_t: Table = Run.__table__  # type: ignore[assignment]
 documents_t: Table = Document.__table__  # type: ignore[assignment]
@@ -210,3 +242,5 @@ claim_verdicts_t: Table = ClaimVerdictRow.__table__  # type: ignore[assignment]
 item_verdicts_t: Table = ItemVerdictRow.__table__  # type: ignore[assignment]
 input_errors_t: Table = InputErrorRow.__table__  # type: ignore[assignment]
 quality_t: Table = QualityResultRow.__table__  # type: ignore[assignment]
+api_keys_t: Table = ApiKeyRow.__table__  # type: ignore[assignment]
+audit_t: Table = AuditRow.__table__  # type: ignore[assignment]

@@ -1,0 +1,1 @@
+"""The warm HTTP API (``verdictflow api``): FastAPI under uvicorn, keys, limits, metrics."""
