@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retrieval.chunking import chunk_text
+from retrieval.chunking import chunk_spans, chunk_text
 from retrieval.embedding import embed_texts
 from retrieval.search import search_many
 from retrieval.store import ChunkStore
@@ -71,6 +71,28 @@ def _rank_context(
     return out
 
 
+def windowed(evidence: list[Evidence], window: int, overlap: int | None) -> list[Evidence]:
+    """Each evidence cut into windows of at most ``window`` tokens (a chunk that fits stays
+    whole; a longer one becomes ``<chunk_id>@w<j>`` pieces), ranks renumbered in order."""
+    out: list[Evidence] = []
+    for ev in evidence:
+        spans = chunk_spans(ev.text, window, overlap)
+        if len(spans) <= 1:
+            out.append(ev.model_copy(update={"rank": len(out) + 1}))
+            continue
+        for j, (start, end) in enumerate(spans):
+            out.append(
+                ev.model_copy(
+                    update={
+                        "chunk_id": f"{ev.chunk_id}@w{j}",
+                        "text": ev.text[start:end],
+                        "rank": len(out) + 1,
+                    }
+                )
+            )
+    return out
+
+
 def gather_evidence(
     claims: list[Claim],
     k: int | None = None,
@@ -95,8 +117,9 @@ def gather_evidence(
         mode: Corpus search mode; default ``settings.retrieval.search_mode``.
         add_corpus: Default ``settings.retrieval.add_corpus_evidence``.
         store: The chunk store; default the one under ``settings.lancedb_path``.
-        window, overlap: Window and overlap tokens over a context; default the retrieval
-            chunk settings.
+        window, overlap: Verification window and overlap tokens: contexts are cut into
+            windows, and corpus chunks longer than a window are cut to fit; default the
+            retrieval chunks as they are.
     """
     settings = get_settings().retrieval
     k = k or settings.top_k
@@ -138,4 +161,6 @@ def gather_evidence(
                 )
                 for h in claim_hits
             ]
+    if window:  # retrieval chunks longer than a verification window are cut to fit
+        out = {cid: windowed(ev, window, overlap) for cid, ev in out.items()}
     return out

@@ -38,10 +38,8 @@ def claims_of(items: list[Item]) -> list[Claim]:
 
 
 def evidence_for(claims: list[Claim]) -> dict[str, list[Evidence]]:
-    """Evidence per claim: the item's own context cut into windows the experts read whole
-    (``experts.registry.window_tokens``), else the corpus."""
-    if not any(c.context for c in claims):
-        return gather_evidence(claims)
+    """Evidence per claim, the item's own context else the corpus, in windows the experts
+    read whole (``experts.registry.window_tokens``)."""
     window = window_tokens(get_settings().experts.registry)
     overlap = int(window * get_settings().experts.window_overlap)
     return gather_evidence(claims, window=window, overlap=overlap)

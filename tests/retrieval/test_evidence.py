@@ -64,3 +64,21 @@ def test_no_corpus_and_no_context_means_no_evidence(home):
     ev = gather_evidence([claim("c1", "Nothing to check against.")])
     assert ev == {"c1": []}
     assert gather_evidence([]) == {}
+
+
+def test_corpus_chunks_longer_than_a_window_are_cut_to_fit(home, tmp_path):
+    from retrieval.embedding import load_tokenizer
+
+    lines = [f"Line {i} says the valley farm keeps {i} goats and some sheep." for i in range(8)]
+    text = "\n".join([*lines, "The farm does not sell cheese."])
+    (tmp_path / "farm.md").write_text(text)
+    ingest_paths([tmp_path])
+    c = claim("c", "The farm sells cheese.")
+    (whole,) = gather_evidence([c], k=1)["c"]  # one retrieval chunk, as stored
+    assert "cheese" in whole.text and len(load_tokenizer()(whole.text)["input_ids"]) > 40
+    pieces = gather_evidence([c], k=1, window=40, overlap=8)["c"]
+    assert len(pieces) > 1 and [e.rank for e in pieces] == list(range(1, len(pieces) + 1))
+    assert all(e.chunk_id.startswith(f"{whole.chunk_id}@w") for e in pieces)
+    assert all(len(load_tokenizer()(e.text, add_special_tokens=False)["input_ids"]) <= 40
+               for e in pieces)  # fmt: skip
+    assert any("does not sell cheese" in e.text for e in pieces)  # nothing is lost
