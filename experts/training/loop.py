@@ -184,7 +184,7 @@ def train_expert(
     last = work_dir / "last.pt"
     if last.exists():
         ckpt = torch.load(last, map_location=device, weights_only=False)
-        model.load_state_dict(ckpt["model"])
+        model.model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         result = TrainResult(**ckpt["result"])
@@ -234,7 +234,8 @@ def train_expert(
             result.train_pairs_per_s = round(rate, 1)
             if scores["mean"] >= result.best_dev:
                 result.best_dev, result.best_step, bad_evals = scores["mean"], step, 0
-                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                current = model.model.state_dict().items()
+                best_state = {k: v.detach().cpu().clone() for k, v in current}
             else:
                 bad_evals += 1
                 result.stopped_early = bad_evals >= cfg.patience
@@ -242,7 +243,7 @@ def train_expert(
             result.stopped_early = result.stopped_early or out_of_time
             result.steps = step
             ckpt = {
-                "model": model.state_dict(),
+                "model": model.model.state_dict(),  # the HF model's: the shipped format
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "result": asdict(result),
@@ -260,5 +261,5 @@ def train_expert(
             started, seen = time.perf_counter(), 0
     result.steps = step
     if best_state is not None:
-        model.load_state_dict(best_state)
+        model.model.load_state_dict(best_state)
     return model, result
