@@ -3,8 +3,9 @@ record every document, and emit ``verdictflow.document.changed`` per changed doc
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
-import uuid
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -61,6 +62,21 @@ def _index(plan: IngestPlan, show_progress: bool) -> tuple[dict[str, int], int]:
     return n_chunks, embedded
 
 
+def ingest_run_id(paths: list[str], text_column: str | None, id_column: str | None) -> str:
+    """The run of one ingest of these paths as they are now: the same files (name, size,
+    modification time) and columns give the same run, so a killed ingest that is run again
+    resumes and closes its own run record; changed files make a new run."""
+    digest = hashlib.sha256(json.dumps([text_column, id_column]).encode())
+    for root in sorted(paths):
+        path = Path(root)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            stat = file.stat() if file.exists() else None
+            entry = [str(file), stat.st_size, stat.st_mtime_ns] if stat else [str(file)]
+            digest.update(json.dumps(entry).encode())
+    return f"ingest-{digest.hexdigest()[:16]}"
+
+
 @flow(name="ingest", log_prints=True)
 def ingest_documents(
     paths: list[str],
@@ -74,7 +90,7 @@ def ingest_documents(
     Args:
         paths: Files or folders (.txt .md .html .pdf, and .jsonl .csv .parquet with one
             document per row).
-        run_id: Id of the run record; default a fresh ``ingest-<hex>``.
+        run_id: Id of the run record; default ``ingest_run_id`` (the paths as they are).
         text_column: Text column of tables; default ``settings.retrieval.text_column``.
         id_column: Id column of tables; default ``settings.retrieval.id_column``.
         show_progress: Draw a progress bar (the CLI does).
@@ -85,7 +101,7 @@ def ingest_documents(
     """
     log = get_run_logger()
     paths = [str(Path(p).expanduser().resolve()) for p in paths]
-    run_id = run_id or f"ingest-{uuid.uuid4().hex[:12]}"
+    run_id = run_id or ingest_run_id(paths, text_column, id_column)
     t0 = time.perf_counter()
     start_run_task(
         run_id, {"paths": paths, "text_column": text_column, "id_column": id_column}, code_version()

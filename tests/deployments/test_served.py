@@ -2,13 +2,17 @@
 
 One Prefect server (subprocess, temporary PREFECT_HOME, free port) and one serve process for
 the module; verdictflow state lives in a temporary home shared by the serve process and the
-test, which reads the stored runs back through the repository.
+test, which reads the stored runs back through the repository. No test depends on another
+having run before it: each finds its own runs (those that appeared during the test) and its
+own documents.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -75,6 +79,38 @@ def _repo(home: Path) -> Repository:
     return Repository(corpus.db_url(home))
 
 
+def _verify_run_ids(repo: Repository) -> set[str]:
+    return {r["run_id"] for r in repo.list_runs(limit=1000, kind="verify")}
+
+
+async def _wait_for_scheduled_runs(api: str, deployment_id, timeout_s: float = 180) -> list:
+    """The SCHEDULED flow runs of a deployment, once the server's scheduler has made any."""
+    from prefect.client.orchestration import PrefectClient
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    deadline = time.monotonic() + timeout_s
+    async with PrefectClient(api=api) as client:
+        while True:
+            runs = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])
+                    )
+                ),
+            )
+            if runs or time.monotonic() > deadline:
+                return runs
+            await asyncio.sleep(1)
+
+
 def test_scheduled_deployments_have_their_schedules_and_the_trigger(served):
     from prefect.client.orchestration import PrefectClient
 
@@ -94,8 +130,18 @@ def test_scheduled_deployments_have_their_schedules_and_the_trigger(served):
     assert [s.schedule.cron for s in schedules["ingest-documents"]] == ["0 1 * * *"]
     assert all(s.active for s in schedules["verify-dataset"] + schedules["ingest-documents"])
     assert schedules["reprocess-on-document-change"] == []
-    # The scheduler has already planned runs of the scheduled deployment.
     assert not deployments["verify-dataset"].paused
+    # The server's scheduler plans runs of the scheduled deployment: SCHEDULED flow runs, at
+    # 02:00 UTC (the cron), in the future. (A broken Prefect/SQLAlchemy pair leaves none.)
+    planned = run_async(_wait_for_scheduled_runs(served["api"], deployments["verify-dataset"].id))
+    assert planned, "the scheduler made no SCHEDULED run of verify-dataset"
+    now = datetime.datetime.now(datetime.UTC)
+    for run in planned:
+        assert run.state.type.value == "SCHEDULED"
+        assert run.deployment_id == deployments["verify-dataset"].id
+        start = run.expected_start_time.astimezone(datetime.UTC)
+        assert (start.hour, start.minute, start.second) == (2, 0, 0), start
+        assert start > now - datetime.timedelta(minutes=5)
     # The event trigger is an automation that runs the reprocess deployment with the doc id.
     reprocess_id = deployments["reprocess-on-document-change"].id
     [automation] = [
@@ -116,13 +162,19 @@ def test_a_changed_document_reprocesses_only_the_affected_items(served):
     api, home, tmp = served["api"], served["home"], served["tmp"]
     deployments = served["deployments"]
     dataset = corpus.write_jsonl(tmp / "records.jsonl", corpus.ITEMS)
+    repo = _repo(home)
+    known = _verify_run_ids(repo)
 
     verify_run = run_async(
         _run_deployment(api, deployments["verify-dataset"].id, {"dataset": {"path": str(dataset)}})
     )
     assert verify_run.state.is_completed(), verify_run.state
-    repo = _repo(home)
-    [original] = repo.list_runs(kind="verify")
+    # The run this test made: new since it started, and no reprocessing of another run.
+    [original] = [
+        r
+        for r in repo.list_runs(limit=1000, kind="verify")
+        if r["run_id"] not in known and r["parent_run_id"] is None
+    ]
     assert original["status"] == "completed"
     before = {v.item_id: v for v in repo.load_item_verdicts(original["run_id"])}
     assert set(before) == {"speaker", "kettle"}
@@ -243,6 +295,105 @@ def test_ui_starts_verify_dataset_with_form_parameters_and_shows_it_complete(ser
             browser.close()
 
     repo = _repo(home)
-    runs = [r for r in repo.list_runs(kind="verify") if r["status"] == "completed"]
+    runs = [r for r in repo.list_runs(limit=1000, kind="verify") if r["status"] == "completed"]
     item_sets = {r["run_id"]: {i.id for i in repo.load_items(r["run_id"])} for r in runs}
     assert {"FJ-1", "AK-2"} in item_sets.values()  # the form's columns were used
+
+
+POLAR = "The Polar E3 earbuds play for 8 hours on a charge and weigh 5 grams each."
+POLAR_CHANGED = "The Polar E3 earbuds play for 3 hours on a charge and weigh 5 grams each."
+
+
+def _wait_until(predicate, timeout_s: float = 300, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not met in {timeout_s}s")
+        time.sleep(0.5)
+
+
+def test_watch_reingests_a_changed_file_and_the_trigger_reprocesses_its_items(served):
+    """``verdictflow watch`` (a real process) -> ingest -> event -> reprocess -> new verdicts."""
+    import subprocess
+
+    from deployments.server import stop_process_group
+    from tests.deployments.servers import REPO, client_env
+
+    api, home, tmp, docs = served["api"], served["home"], served["tmp"], served["docs"]
+    deployments = served["deployments"]
+    repo = _repo(home)
+    polar = docs / "polar.txt"
+    polar.write_text(POLAR, encoding="utf-8")
+    started = datetime.datetime.now(datetime.UTC)
+    log = tmp / "watch.log"
+    with open(log, "ab") as out:
+        watcher = subprocess.Popen(
+            [str(REPO / ".venv" / "bin" / "verdictflow"), "watch", str(docs)],
+            cwd=REPO,
+            env=client_env(api, home, VERDICTFLOW_RETRIEVAL__TOP_K="1"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        # Its first ingest of the folder records the new document.
+        _wait_until(lambda: "polar.txt" in repo.get_documents(), what="initial ingest")
+        first_hash = repo.get_documents()["polar.txt"].content_hash
+        # ... and its event's reprocess run (nothing cites polar.txt yet) is over before the
+        # item that will cite it is verified.
+        document = {"document": "verdictflow.document.polar.txt"}
+        first = run_async(
+            wait_for_flow_run(api, reprocess_id(deployments), after=started, parameters=document)
+        )
+        assert first.state.is_completed(), first.state
+        dataset = corpus.write_jsonl(
+            tmp / "earbuds.jsonl",
+            [{"id": "earbuds", "text": "The Polar E3 earbuds play for 8 hours on a charge."}],
+        )
+        known = _verify_run_ids(repo)
+        verify_run = run_async(
+            _run_deployment(
+                api, deployments["verify-dataset"].id, {"dataset": {"path": str(dataset)}}
+            )
+        )
+        assert verify_run.state.is_completed(), verify_run.state
+        [original] = [
+            r
+            for r in repo.list_runs(limit=1000, kind="verify")
+            if r["run_id"] not in known and r["parent_run_id"] is None
+        ]
+        [before] = repo.load_item_verdicts(original["run_id"])
+        assert {e.doc_id for c in before.claims for e in c.evidence} == {"polar.txt"}
+
+        # The file changes on disk; nothing but the watcher notices.
+        sent = datetime.datetime.now(datetime.UTC)
+        polar.write_text(POLAR_CHANGED, encoding="utf-8")
+        _wait_until(
+            lambda: repo.get_documents()["polar.txt"].content_hash != first_hash,
+            what="the watcher's ingest of the change",
+        )
+        reprocess_run = run_async(
+            wait_for_flow_run(
+                api,
+                reprocess_id(deployments),
+                after=sent,
+                parameters=document,
+            )
+        )
+        assert reprocess_run.state.is_completed(), reprocess_run.state
+        assert watcher.poll() is None, log.read_text(errors="replace")[-3000:]
+    finally:
+        stop_process_group(watcher)  # polar.txt stays: removing it would be one more change
+
+    children = [
+        r
+        for r in repo.list_runs(limit=1000, kind="verify")
+        if r["parent_run_id"] == original["run_id"]
+    ]
+    assert len(children) == 1 and children[0]["status"] == "completed", children
+    [after] = repo.load_item_verdicts(children[0]["run_id"])
+    assert after.item_id == "earbuds"
+    assert {e.doc_id for c in after.claims for e in c.evidence} == {"polar.txt"}
+    assert "3 hours" in after.claims[0].evidence[0].text  # the new text was the evidence
+    assert after.p_supported < before.p_supported  # 8 hours is no longer backed
+    assert before.label.value == "supported" and after.label.value == "contradicted"

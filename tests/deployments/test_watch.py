@@ -20,7 +20,32 @@ def _wait(predicate, timeout: float = 120.0) -> None:
         time.sleep(0.2)
 
 
-def test_new_and_changed_files_are_ingested_and_reported(prefect_harness, home, tmp_path):
+@pytest.fixture
+def watching(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once watchfiles has registered its OS watches (its RustNotify is built): changes
+    made after that are seen."""
+    import watchfiles.main
+    from watchfiles._rust_notify import RustNotify
+
+    ready = threading.Event()
+
+    class Notify:
+        def __init__(self, *args, **kwargs) -> None:
+            self._inner = RustNotify(*args, **kwargs)
+            ready.set()
+
+        def __enter__(self):
+            self._inner.__enter__()
+            return self._inner
+
+        def __exit__(self, *exc) -> None:
+            self._inner.__exit__(*exc)
+
+    monkeypatch.setattr(watchfiles.main, "RustNotify", Notify)
+    return ready
+
+
+def test_new_and_changed_files_are_ingested_and_reported(prefect_harness, home, tmp_path, watching):
     from flows.ingest import ingest_documents
 
     folder = tmp_path / "docs"
@@ -43,7 +68,7 @@ def test_new_and_changed_files_are_ingested_and_reported(prefect_harness, home, 
     try:
         _wait(lambda: len(results) == 1)  # the initial ingest of the folder
         assert results[0]["counts"]["new"] == 1
-        time.sleep(0.5)  # let watchfiles start watching
+        assert watching.wait(60), "watchfiles never started watching"
         (folder / "aurora.txt").write_text("The Aurora K2 holds 1.7 litres.", encoding="utf-8")
         (folder / ".aurora.txt.swp").write_text("editor noise", encoding="utf-8")
         _wait(lambda: len(results) >= 2)

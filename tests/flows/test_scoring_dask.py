@@ -176,17 +176,47 @@ def test_gpu_resource_annotation(prefect_harness, home, tmp_path, monkeypatch) -
     np.testing.assert_allclose(_probs(scores_cpu), _probs(scores), atol=1e-6)
 
 
-def _kill_first_busy_worker(cluster: LocalCluster, killed: list[int], stop: threading.Event):
+class TaskLog(SchedulerPlugin):
+    """Every task transition the scheduler makes, with the worker that reported a result."""
+
+    name = "task-log"
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str, str | None]] = []
+        self.lock = threading.Lock()
+
+    def transition(self, key, start, finish, *args, **kwargs) -> None:
+        with self.lock:
+            self.events.append((key, start, finish, kwargs.get("worker")))
+
+    def finished_on(self, key) -> list[str]:
+        """The workers that reported ``key`` done, in order."""
+        with self.lock:
+            return [w for k, _s, f, w in self.events if k == key and f == "memory"]
+
+
+def _kill_worker_running_a_batch(cluster: LocalCluster, killed: dict, stop: threading.Event):
+    """SIGKILL the worker a batch has been processing on for 0.1 s and still is (by the
+    scheduler's task state); record its address and the keys it held."""
+    scheduler = cluster.scheduler
     deadline = time.monotonic() + 300
+    seen: dict[str, tuple[str, float]] = {}  # key -> (worker address, first seen processing)
     while not stop.is_set() and time.monotonic() < deadline:
-        for ts in list(cluster.scheduler.tasks.values()):
-            if ts.state == "processing" and ts.processing_on is not None:
-                time.sleep(0.3)  # let it get into the task
-                pid = ts.processing_on.pid
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-        time.sleep(0.02)
+        now = time.monotonic()
+        for ts in list(scheduler.tasks.values()):
+            ws = ts.processing_on
+            if ts.state != "processing" or ws is None:
+                continue
+            address, since = seen.setdefault(ts.key, (ws.address, now))
+            if address != ws.address or now - since < 0.1:
+                continue
+            held = [t.key for t in list(ws.processing) if t.state == "processing"]
+            if ts.key not in held:
+                continue
+            os.kill(ws.pid, signal.SIGKILL)
+            killed.update(pid=ws.pid, address=ws.address, keys=held, key=ts.key)
+            return
+        time.sleep(0.01)
 
 
 def test_killed_worker_loses_and_doubles_nothing(
@@ -199,13 +229,15 @@ def test_killed_worker_loses_and_doubles_nothing(
     reset_settings()
     claims, evidence = make_inputs(30)
     baseline, _ = score_claims(claims, evidence, registry=fast_registry, top_k=2)
-    killed: list[int] = []
+    killed: dict = {}
     stop = threading.Event()
+    log = TaskLog()
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
+        cluster.scheduler.add_plugin(log)
         killer = threading.Thread(
-            target=_kill_first_busy_worker, args=(cluster, killed, stop), daemon=True
+            target=_kill_worker_running_a_batch, args=(cluster, killed, stop), daemon=True
         )
         killer.start()
         runner = DaskTaskRunner(address=cluster.scheduler_address)
@@ -214,11 +246,26 @@ def test_killed_worker_loses_and_doubles_nothing(
         )
         stop.set()
         killer.join()
-    assert killed, "no worker was killed mid-run"
+    assert killed, "no worker was killed while it held a batch"
     scores, report = state.result()
     assert [s.claim_id for s in scores] == [c.claim_id for c in claims]
     np.testing.assert_allclose(_probs(scores), _probs(baseline), atol=1e-9)
     assert sum(len(v) for s in scores for v in s.expert_probs.values()) == report["pairs_scored"]
+
+    # Every task on this cluster is a batch: one key per batch reached memory.
+    done = {k for k, _s, f, _w in log.events if f == "memory"}
+    assert len(done) == report["batches"]
+    # The batch the killed worker was processing at the kill ran again on another worker,
+    # and its result came from there; so did every other batch it held.
+    assert killed["key"] in killed["keys"]
+    assert all(str(k).startswith("score_batch-") for k in killed["keys"]), killed
+    for key in killed["keys"]:
+        workers = log.finished_on(key)
+        assert workers and workers[-1] != killed["address"], (key, workers, killed)
+    # The scheduler saw it processing on the killed worker, then start again elsewhere.
+    [first, *_] = [i for i, e in enumerate(log.events) if e[0] == killed["key"]]
+    again = [e for e in log.events[first:] if e[0] == killed["key"] and e[2] == "processing"]
+    assert len(again) >= 2, log.events[first:]
 
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(

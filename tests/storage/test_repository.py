@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from storage.repository import Repository
@@ -188,7 +191,15 @@ def test_items_citing_documents(repo: Repository, run_id: str) -> None:
     assert [f for f in repo.items_citing_documents(["doc-missing"]) if f[0] == run_id] == []
 
 
-def test_documents_upsert_and_delete(repo: Repository, run_id: str) -> None:
+def test_documents_upsert_and_delete(
+    repo: Repository, run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage import rows
+
+    # The repository's clock, stepped by the test: one minute later at every write.
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    ticks = itertools.count()
+    monkeypatch.setattr(rows, "utcnow", lambda: start + timedelta(minutes=next(ticks)))
     a = DocumentRecord(
         doc_id=f"{run_id}/a.md",
         source="a.md",
@@ -201,7 +212,8 @@ def test_documents_upsert_and_delete(repo: Repository, run_id: str) -> None:
     docs = repo.get_documents()
     assert docs[a.doc_id] == a and docs[b.doc_id] == b
     times = repo.get_document_times(a.doc_id)
-    # Unchanged: nothing is touched.
+    assert times == {"ingested_at": start, "updated_at": start}
+    # Unchanged: nothing is touched (the clock moved on).
     repo.upsert_documents([a])
     assert repo.get_document_times(a.doc_id) == times
     # Changed hash: the row is updated in place, ingested again.
@@ -210,8 +222,8 @@ def test_documents_upsert_and_delete(repo: Repository, run_id: str) -> None:
     repo.upsert_documents([a2])
     assert repo.get_documents()[a.doc_id] == a2
     assert repo.table_counts()["documents"] == count
-    new_times = repo.get_document_times(a.doc_id)
-    assert new_times["ingested_at"] > times["ingested_at"]
+    later = start + timedelta(minutes=2)
+    assert repo.get_document_times(a.doc_id) == {"ingested_at": later, "updated_at": later}
     # Failed ingest is recorded with its error.
     failed = b.model_copy(update={"status": "failed", "error": "no text layer"})
     repo.upsert_documents([failed])
