@@ -103,6 +103,7 @@ def mixture(pairs: int, registry: str | None = None, gate_paths: Sequence[Path] 
     from experts.mixture.ensemble import mixture as mix
     from experts.mixture.gate import PriorGate, load_gate
     from experts.mixture.routing import top_k_route
+    from experts.mixture.stacking import load_stacker, pair_cheap_features, stack_features
     from experts.registry import load_experts, load_registry
     from experts.training.gate_training import expert_outputs
 
@@ -130,6 +131,15 @@ def mixture(pairs: int, registry: str | None = None, gate_paths: Sequence[Path] 
             outputs = {n: dense[:, names.index(n)] for n in g.expert_names}
             scores[label] = mix(routing, outputs, g.expert_names)[:, 0]
         scores["dense mean"] = dense[:, [names.index(n) for n in gate.expert_names], 0].mean(1)
+        stacker = load_stacker(gate.expert_names)
+        if stacker is not None:
+            routing = top_k_route(gate.probs(rows), k, settings.experts.gate_capacity_factor)
+            outputs = {n: dense[:, names.index(n)] for n in gate.expert_names}
+            cheap = pair_cheap_features(rows)
+            features = stack_features(routing.mask, outputs, gate.expert_names, cheap)
+            scores[f"learned combiner ({stacker.version}, in force)"] = stacker.p_supported(
+                features
+            )
         out["auroc"][ds] = {n: round(float(roc_auc_score(y, p)), 4) for n, p in scores.items()}
     means = {
         n: round(float(np.mean([a[n] for a in out["auroc"].values()])), 4)

@@ -53,10 +53,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh VERDICTFLOW_HOME for one test; settings are re-read from it."""
+    """A fresh VERDICTFLOW_HOME for one test; settings are re-read from it. It is
+    uncalibrated: the calibration shipped in models/calibration is off unless a test
+    turns it on (``quality.use_shipped_calibration``)."""
     from verdictflow.config import reset_settings
 
     monkeypatch.setenv("VERDICTFLOW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VERDICTFLOW_QUALITY__USE_SHIPPED_CALIBRATION", "false")
     reset_settings()
     yield tmp_path / "home"
     reset_settings()

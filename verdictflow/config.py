@@ -200,6 +200,11 @@ class QualitySettings(BaseModel):
         "(it picks isotonic on VitaminC, where temperature misses the coverage target).",
     )
     calibration_split: str = Field("dev", description="Split the calibrators are fitted on.")
+    use_shipped_calibration: bool = Field(
+        True,
+        description="Without a calibrator in HOME, use the one shipped in models/calibration "
+        "(fitted on the dev mix for the shipped experts).",
+    )
     calibration_eval_split: str = Field("test", description="Held-out split for the report.")
     calibration_max_rows: int | None = Field(
         2000, description="Rows scored per split by the calibrate flow; None: all."

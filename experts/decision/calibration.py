@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from verdictflow.config import get_settings
+from verdictflow.config import REPO_ROOT, get_settings
+
+SHIPPED_CALIBRATION = REPO_ROOT / "models" / "calibration"
 
 METHODS = ("temperature", "isotonic")
 AUTO = "auto"  # pick the method with the lower 2-fold cross-validated NLL
@@ -214,10 +216,20 @@ def calibrator_path(name: str = "combined") -> Path:
     return get_settings().calibration_dir / f"{name}.json"
 
 
+def shipped_or_home(path: Path) -> Path | None:
+    """``path`` under HOME when it exists, else the file of that name shipped with the
+    models (``models/calibration``: fitted on the dev mix for the shipped experts), else None."""
+    if path.exists():
+        return path
+    shipped = SHIPPED_CALIBRATION / path.name
+    return shipped if get_settings().quality.use_shipped_calibration and shipped.exists() else None
+
+
 def load_calibrator(name: str = "combined") -> Calibrator | None:
-    """The saved calibrator ``name`` ("combined" or an expert's name), or None if none is saved."""
-    path = calibrator_path(name)
-    return Calibrator.load(path) if path.exists() else None
+    """The calibrator ``name`` ("combined" or an expert's name): HOME's, else the shipped
+    one, else None."""
+    path = shipped_or_home(calibrator_path(name))
+    return Calibrator.load(path) if path else None
 
 
 def _equal_mass_bin_ids(confidence: np.ndarray, n_bins: int) -> np.ndarray:

@@ -74,9 +74,20 @@ def load_labelled(
     """Calibration rows, held-out rows and a description of both.
 
     A JSONL path is halved by a hash of the row id (calibration / held-out); a data set name
-    uses ``experts.training.data.splits`` (``split`` and ``eval_split``, default from settings).
+    uses ``experts.training.data.splits`` (``split`` and ``eval_split``, default from settings);
+    names joined by commas are a mix of those data sets.
     At most ``limit`` rows per part (default ``quality.calibration_max_rows``) are kept.
     """
+    if "," in dataset:  # a mix: each data set's rows, up to ``limit`` of each
+        names = [name.strip() for name in dataset.split(",")]
+        parts = [load_labelled(name, split, eval_split, limit) for name in names]
+        description = {
+            "dataset": dataset,
+            "parts": [d for _, _, d in parts],
+            "rows": sum(len(c) for c, _, _ in parts),
+            "eval_rows": sum(len(h) for _, h, _ in parts),
+        }
+        return [r for c, _, _ in parts for r in c], [r for _, h, _ in parts for r in h], description
     quality = get_settings().quality
     split = split or quality.calibration_split
     eval_split = eval_split or quality.calibration_eval_split

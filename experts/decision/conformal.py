@@ -16,7 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from experts.decision.calibration import _as_labels, _as_probs, data_hash, write_json_atomic
+from experts.decision.calibration import (
+    _as_labels,
+    _as_probs,
+    data_hash,
+    shipped_or_home,
+    write_json_atomic,
+)
 from verdictflow.config import get_settings
 
 
@@ -108,9 +114,9 @@ def conformal_path() -> Path:
 
 
 def load_conformal() -> ConformalPredictor | None:
-    """The saved conformal predictor, or None if none is saved."""
-    path = conformal_path()
-    return ConformalPredictor.load(path) if path.exists() else None
+    """The conformal predictor: HOME's, else the shipped one, else None."""
+    path = shipped_or_home(conformal_path())
+    return ConformalPredictor.load(path) if path else None
 
 
 def coverage_report(

@@ -168,3 +168,25 @@ def test_reliability_diagram_writes_a_png(tmp_path: Path) -> None:
     assert len(data) > 5000
     single = reliability_diagram(probs, labels, tmp_path / "one.png")
     assert single.exists()
+
+
+def test_a_fresh_home_loads_the_shipped_calibration_and_its_own_wins(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experts.decision import calibration
+    from experts.decision.conformal import ConformalPredictor, conformal_path, load_conformal
+    from verdictflow.config import get_settings
+
+    probs, labels, _ = miscalibrated(400, seed=8)
+    shipped = tmp_path / "models-calibration"
+    fit_calibrator(probs, labels, "temperature").save(shipped / "combined.json")
+    ConformalPredictor().fit(probs, labels, 0.1).save(shipped / "conformal.json")
+    monkeypatch.setattr(calibration, "SHIPPED_CALIBRATION", shipped)
+    assert load_calibrator() is None and load_conformal() is None  # off in tests by default
+    get_settings().quality.use_shipped_calibration = True
+    assert load_calibrator().version.startswith("temperature-")
+    assert load_conformal() is not None
+    own = fit_calibrator(probs, labels, "isotonic")
+    own.save(calibrator_path("combined"))
+    assert load_calibrator().version == own.version  # HOME's own calibration wins
+    assert not conformal_path().exists() and load_conformal() is not None
