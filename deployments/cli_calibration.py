@@ -36,10 +36,11 @@ def calibrate_command(
         raise typer.Exit(2)
     from experts.decision.calibration_data import DATASET_NAMES
 
-    if not Path(dataset).is_file() and dataset not in DATASET_NAMES:
+    unknown = [n for n in dataset.split(",") if n.strip() not in DATASET_NAMES]
+    if not Path(dataset).is_file() and unknown:
         console.print(
-            f"[red]calibrate: unknown data set {dataset!r}: give a labelled JSONL file or one "
-            f"of {', '.join(DATASET_NAMES)}[/red]"
+            f"[red]calibrate: unknown data set {', '.join(unknown)!r}: give a labelled JSONL "
+            f"file or one or more (comma-separated) of {', '.join(DATASET_NAMES)}[/red]"
         )
         raise typer.Exit(1)
     from flows.calibrate import run_calibrate
