@@ -10,16 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.engine import Connection
 
 from storage import rows as R
-from storage.engine import WRITE_OPTION, with_retries
 from storage.models import api_keys_t, audit_t
 from storage.repository import Repository, current_repository
 
@@ -94,21 +92,10 @@ class AccessStore:
     def __init__(self, repository: Repository | None = None) -> None:
         self.engine = (repository or current_repository()).engine
 
-    def _write(self, fn: Callable[[Connection], T], what: str) -> T:
-        def attempt() -> T:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(**{WRITE_OPTION: True})
-                with conn.begin():
-                    return fn(conn)
-
-        return with_retries(attempt, what)
-
-    def _read(self, fn: Callable[[Connection], T], what: str) -> T:
-        def attempt() -> T:
-            with self.engine.connect() as conn:
-                return fn(conn)
-
-        return with_retries(attempt, what)
+    # One transaction per write, retried as a whole on a dropped connection: the
+    # repository's own helpers (they need only ``self.engine``).
+    _write = Repository._write
+    _read = Repository._read
 
     # ---- keys -----------------------------------------------------------------------------
 

@@ -65,6 +65,9 @@ class ExpertSettings(BaseModel):
     long_source_chars: int = Field(
         2000, description="A context longer than this routes as domain long_source."
     )
+    subject_rule: bool = Field(
+        True, description="Chunks that name none of the claim's names never decide it."
+    )
     stacking: bool = Field(True, description="Use the learned combiner when one fits the experts.")
     stacker_path: Path | None = Field(
         None, description="Fitted combiner; None: HOME/models/stacker.json, else the shipped one."

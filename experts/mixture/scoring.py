@@ -186,7 +186,7 @@ class Scorer:
             outputs,
             names,
             mixed,
-            np.array(on_subject, dtype=bool),
+            np.array(on_subject, dtype=bool) if settings.experts.subject_rule else None,
             cheap[:, CHEAP_FEATURES.index("content_coverage")],
         )
         util = utilisation(routing.mask) if pairs else np.zeros(len(names))

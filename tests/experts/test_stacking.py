@@ -106,3 +106,38 @@ def test_the_scorer_combines_with_the_fitted_combiner(home: Path, tmp_path: Path
     assert sum(changed) > len(changed) // 2  # the combiner, not the mixture, decided
     for s in stacked.scores:
         assert sum(s.probs) == pytest.approx(1.0)
+
+
+def test_the_scorer_keeps_chunks_about_another_subject_from_deciding(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experts.mixture import scoring
+    from verdictflow.config import get_settings
+
+    registry = write_registry(tmp_path / "reg.yaml", FAST)
+    text = "The Fjell S1 weighs 2 kg."
+    claim = Claim(claim_id="c", item_id="i", index=0, text=text, start=0, end=len(text))
+    chunks = {
+        "aurora.md#0": "The Aurora X2 weighs 3 kg.",
+        "fjell.md#0": "The Fjell S1 weighs 2 kg.",
+    }
+    evidence = {
+        "c": [
+            Evidence(claim_id="c", doc_id=k.split("#")[0], chunk_id=k, text=v, score=1.0, rank=i)
+            for i, (k, v) in enumerate(chunks.items(), start=1)
+        ]
+    }
+    seen = []
+    real = scoring.combine
+
+    def spy(*args):
+        seen.append(args[7])
+        return real(*args)
+
+    monkeypatch.setattr(scoring, "combine", spy)
+    with_rule = Scorer(str(registry)).score([claim], evidence).scores[0]
+    assert seen[-1].tolist() == [False, True]  # the other product's sheet is off subject
+    assert with_rule.best_chunk_id == "fjell.md#0"
+    get_settings().experts.subject_rule = False
+    Scorer(str(registry)).score([claim], evidence)
+    assert seen[-1] is None
