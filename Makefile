@@ -11,8 +11,8 @@ export TRANSFORMERS_OFFLINE := 1
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install -qq --upgrade pip
+	$(VENV)/bin/pip install -qq -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
