@@ -8,6 +8,15 @@ from typing import Annotated
 
 import typer
 
+# The labelled pairs the gate and the combiner learn from (train-gate, train-combiner).
+Source = Annotated[
+    str | None,
+    typer.Option(help="JSONL/CSV with claim, evidence, label; or data set names."),
+]
+Split = Annotated[str, typer.Option(help="Split of the training data.")]
+MaxPairs = Annotated[int | None, typer.Option(help="Most labelled pairs.")]
+Registry = Annotated[str | None, typer.Option(help="Registry YAML.")]
+
 
 def register(app: typer.Typer) -> None:
     """Add the experts commands to ``app``."""
@@ -15,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
     @experts_app.command("list")
     def list_experts(
-        registry: Annotated[str | None, typer.Option(help="Registry YAML.")] = None,
+        registry: Registry = None,
         as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
     ) -> None:
         """The enabled, available experts of the registry and the gate in force: a table."""
@@ -47,7 +56,7 @@ def register(app: typer.Typer) -> None:
     def explain(
         claim: Annotated[str, typer.Argument(help="The claim.")],
         evidence: Annotated[str, typer.Argument(help="The evidence text.")],
-        registry: Annotated[str | None, typer.Option(help="Registry YAML.")] = None,
+        registry: Registry = None,
     ) -> None:
         """Every expert's probabilities on one pair, and why."""
         from experts.mixture.gate import load_gate
@@ -73,15 +82,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train-gate")
     def train_gate(
-        source: Annotated[
-            str | None,
-            typer.Option(help="JSONL/CSV with claim, evidence, label; or data set names."),
-        ] = None,
-        split: Annotated[str, typer.Option(help="Split of the training data.")] = "dev",
-        max_pairs: Annotated[int | None, typer.Option(help="Most labelled pairs.")] = None,
+        source: Source = None,
+        split: Split = "dev",
+        max_pairs: MaxPairs = None,
         k: Annotated[int | None, typer.Option(help="Experts per pair.")] = None,
         epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
-        registry: Annotated[str | None, typer.Option(help="Registry YAML.")] = None,
+        registry: Registry = None,
         path: Annotated[
             str | None,
             typer.Option(help="Where to save; default HOME/models/gate.pt."),
@@ -104,13 +110,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train-combiner")
     def train_combiner(
-        source: Annotated[
-            str | None,
-            typer.Option(help="JSONL/CSV with claim, evidence, label; or data set names."),
-        ] = None,
-        split: Annotated[str, typer.Option(help="Split of the training data.")] = "dev",
-        max_pairs: Annotated[int | None, typer.Option(help="Most labelled pairs.")] = None,
-        registry: Annotated[str | None, typer.Option(help="Registry YAML.")] = None,
+        source: Source = None,
+        split: Split = "dev",
+        max_pairs: MaxPairs = None,
+        registry: Registry = None,
         path: Annotated[
             str | None,
             typer.Option(help="Where to save; default HOME/models/stacker.json."),

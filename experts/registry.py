@@ -42,13 +42,14 @@ class ExpertSpec(BaseModel):
 
     @property
     def max_length(self) -> int | None:
-        """Token limit of a pair for a cross-encoder (its ``verdictflow.json``); None else."""
+        """Token limit of a pair for a cross-encoder, as ``CrossEncoderExpert`` sets it: its
+        ``max_length`` option, else its ``verdictflow.json``, else the setting; None else."""
         if self.kind != "cross_encoder" or self.weights is None:
             return None
-        meta = Path(self.weights) / "verdictflow.json"
-        if not meta.exists():
-            return get_settings().experts.max_length
-        return int(json.loads(meta.read_text()).get("max_length") or 0) or None
+        meta_file = Path(self.weights) / "verdictflow.json"
+        meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+        limit = self.options.get("max_length") or meta.get("max_length")
+        return int(limit or get_settings().experts.max_length)
 
     def keyword_hits(self, text: str) -> int:
         """How many of the keywords and patterns occur in ``text`` (the prior gate's signal)."""

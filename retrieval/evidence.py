@@ -71,25 +71,25 @@ def _rank_context(
     return out
 
 
-def windowed(evidence: list[Evidence], window: int, overlap: int | None) -> list[Evidence]:
+def windowed(
+    evidence: list[Evidence], window: int, overlap: int | None, first_rank: int = 1
+) -> list[Evidence]:
     """Each evidence cut into windows of at most ``window`` tokens (a chunk that fits stays
-    whole; a longer one becomes ``<chunk_id>@w<j>`` pieces), ranks renumbered in order."""
+    whole; a longer one becomes ``<chunk_id>@w<j>`` pieces), ranked in order from
+    ``first_rank``."""
     out: list[Evidence] = []
     for ev in evidence:
         spans = chunk_spans(ev.text, window, overlap)
-        if len(spans) <= 1:
-            out.append(ev.model_copy(update={"rank": len(out) + 1}))
-            continue
-        for j, (start, end) in enumerate(spans):
-            out.append(
-                ev.model_copy(
-                    update={
-                        "chunk_id": f"{ev.chunk_id}@w{j}",
-                        "text": ev.text[start:end],
-                        "rank": len(out) + 1,
-                    }
-                )
-            )
+        pieces = (
+            [(ev.chunk_id, ev.text)]
+            if len(spans) <= 1
+            else [
+                (f"{ev.chunk_id}@w{j}", ev.text[start:end]) for j, (start, end) in enumerate(spans)
+            ]
+        )
+        for chunk_id, text in pieces:
+            rank = first_rank + len(out)
+            out.append(ev.model_copy(update={"chunk_id": chunk_id, "text": text, "rank": rank}))
     return out
 
 
@@ -149,7 +149,7 @@ def gather_evidence(
         for i, claim_hits in zip(corpus_idx, hits, strict=True):
             claim = claims[i]
             first = len(out[claim.claim_id])
-            out[claim.claim_id] = out[claim.claim_id] + [
+            found = [
                 Evidence(
                     claim_id=claim.claim_id,
                     doc_id=h.doc_id,
@@ -161,6 +161,7 @@ def gather_evidence(
                 )
                 for h in claim_hits
             ]
-    if window:  # retrieval chunks longer than a verification window are cut to fit
-        out = {cid: windowed(ev, window, overlap) for cid, ev in out.items()}
+            if window:  # retrieval chunks longer than a verification window are cut to fit
+                found = windowed(found, window, overlap, first + 1)
+            out[claim.claim_id] = out[claim.claim_id] + found
     return out

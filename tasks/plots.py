@@ -75,7 +75,11 @@ def p_supported_markdown(verdicts: Sequence[ItemVerdict]) -> str:
 def reliability_markdown(verdicts: Sequence[ItemVerdict], labels: Mapping[str, Any]) -> str | None:
     """A reliability diagram of the labelled verdicts (top label, equal-mass bins, the ECE the
     batch gate checks) and its bins as a table; None when no verdict is labelled."""
-    from experts.decision.calibration import expected_calibration_error, reliability_bins
+    from experts.decision.calibration import (
+        expected_calibration_error,
+        reliability_bins,
+        reliability_figure,
+    )
     from quality.batch_gate import labelled_probs
 
     probs, gold = labelled_probs(verdicts, labels)
@@ -83,19 +87,7 @@ def reliability_markdown(verdicts: Sequence[ItemVerdict], labels: Mapping[str, A
         return None
     bins = reliability_bins(probs, gold)
     ece = expected_calibration_error(probs, gold)
-    figure, axes = _figure(4.5, 4.5)
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
-    axes.plot(
-        [conf for conf, _, _ in bins],
-        [acc for _, acc, _ in bins],
-        marker="o",
-        label=f"this run (ECE {ece:.3f})",
-    )
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1)
-    axes.set_xlabel("confidence (top label)")
-    axes.set_ylabel("accuracy")
-    axes.legend(loc="upper left", fontsize="small")
+    figure = reliability_figure({"this run": probs}, gold, "Labelled verdicts", size=4.5)
     lines = [
         f"## Reliability ({len(gold)} labelled verdicts, ECE {ece:.3f})",
         "",

@@ -293,49 +293,53 @@ def write_json_atomic(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
+def reliability_figure(
+    probs: np.ndarray | dict[str, np.ndarray | tuple[np.ndarray, np.ndarray]],
+    labels: np.ndarray | None,
+    title: str = "",
+    size: float = 5.0,
+):
+    """A reliability diagram (top-label, equal-mass bins) as a matplotlib ``Figure``.
+
+    ``probs`` may be one array or a mapping of curve name to array (e.g. before / after), all
+    scored against ``labels``; a curve may also bring its own labels as ``(probs, labels)``.
+    Curves with no rows are left out. Drawn without pyplot (no global state).
+    """
+    from matplotlib.figure import Figure
+
+    curves = probs if isinstance(probs, dict) else {"model": probs}
+    fig = Figure(figsize=(size, size), dpi=100, layout="tight")
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
+    for name, curve in curves.items():
+        curve, curve_labels = curve if isinstance(curve, tuple) else (curve, labels)
+        if len(curve_labels) == 0:
+            continue
+        bins = reliability_bins(curve, curve_labels)
+        ece = expected_calibration_error(curve, curve_labels)
+        ax.plot(
+            [c for c, _, _ in bins],
+            [a for _, a, _ in bins],
+            marker="o",
+            label=f"{name} (ECE {ece:.3f})",
+        )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top label)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title or "Reliability diagram")
+    ax.legend(loc="upper left", fontsize="small")
+    return fig
+
+
 def reliability_diagram(
     probs: np.ndarray | dict[str, np.ndarray | tuple[np.ndarray, np.ndarray]],
     labels: np.ndarray | None,
     path: Path,
     title: str = "",
 ) -> Path:
-    """Write a reliability diagram (top-label, equal-mass bins) as a PNG; returns its path.
-
-    ``probs`` may be one array or a mapping of curve name to array (e.g. before / after), all
-    scored against ``labels``; a curve may also bring its own labels as ``(probs, labels)``.
-    Curves with no rows are left out.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    curves = probs if isinstance(probs, dict) else {"model": probs}
+    """Write ``reliability_figure`` as a PNG; returns its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    try:
-        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
-        for name, curve in curves.items():
-            curve, curve_labels = curve if isinstance(curve, tuple) else (curve, labels)
-            if len(curve_labels) == 0:
-                continue
-            bins = reliability_bins(curve, curve_labels)
-            ece = expected_calibration_error(curve, curve_labels)
-            ax.plot(
-                [c for c, _, _ in bins],
-                [a for _, a, _ in bins],
-                marker="o",
-                label=f"{name} (ECE {ece:.3f})",
-            )
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.set_xlabel("confidence (top label)")
-        ax.set_ylabel("accuracy")
-        ax.set_title(title or "Reliability diagram")
-        ax.legend(loc="upper left", fontsize="small")
-        fig.tight_layout()
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
+    reliability_figure(probs, labels, title).savefig(path)
     return path

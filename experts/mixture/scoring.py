@@ -18,12 +18,12 @@ import numpy as np
 
 from experts.base import check_probabilities
 from experts.mixture.ensemble import combine, mixture
-from experts.mixture.features import CHEAP_FEATURES
 from experts.mixture.gate import load_gate
 from experts.mixture.routing import balance_score, top_k_route, utilisation
 from experts.mixture.stacking import load_stacker, pair_cheap_features, stack_features
 from experts.registry import cached_expert, load_registry, registry_path
-from experts.verifiers.entities import same_subject
+from experts.verifiers.entities import same_subject, subject_words
+from experts.verifiers.text import content_tokens, coverage
 from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, ClaimScore, Evidence
 
@@ -147,12 +147,13 @@ class Scorer:
         domains: list[str | None] = []
         on_subject: list[bool] = []
         for ci, claim in enumerate(claims):
+            names_in_claim = subject_words(claim.text)
             for ev in evidence.get(claim.claim_id, []):
                 pair_claims.append(ci)
                 pair_chunks.append(ev.chunk_id)
                 pairs.append((claim.text, ev.text))
                 domains.append(_domain(claim, claim_domains))
-                on_subject.append(same_subject(claim.text, ev.text, ev.doc_id))
+                on_subject.append(same_subject(names_in_claim, ev.text, ev.doc_id))
 
         started = time.perf_counter()
         probs = gate.probs(pairs, domains) if pairs else np.zeros((0, len(names)))
@@ -174,10 +175,11 @@ class Scorer:
         scored = time.perf_counter()
 
         mixed = mixture(routing, outputs, names)
-        cheap = pair_cheap_features(pairs)
         stacker = load_stacker(names) if pairs else None
         if stacker is not None:
+            cheap = pair_cheap_features(pairs)
             mixed = stacker.combine(mixed, stack_features(routing.mask, outputs, names, cheap))
+        held = np.array([coverage(content_tokens(c), content_tokens(e)) for c, e in pairs])
         scores = combine(
             [c.claim_id for c in claims],
             pair_claims,
@@ -187,7 +189,7 @@ class Scorer:
             names,
             mixed,
             np.array(on_subject, dtype=bool) if settings.experts.subject_rule else None,
-            cheap[:, CHEAP_FEATURES.index("content_coverage")],
+            held,
         )
         util = utilisation(routing.mask) if pairs else np.zeros(len(names))
         report = {

@@ -17,6 +17,7 @@ decides), so an added domain expert is never silently ignored.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -134,6 +135,12 @@ def fit_stacker(
     return Stacker(list(expert_names), model.coef_[0], float(model.intercept_[0]), mean, scale)
 
 
+@functools.lru_cache(maxsize=8)
+def _read_cached(file: Path, mtime_ns: int, size: int) -> Stacker:
+    """``Stacker.read``, once per version of the file (scoring asks on every batch)."""
+    return Stacker.read(file)
+
+
 def stacker_file(path: str | Path | None = None) -> Path:
     """Where a fitted stacker is saved: ``path``, the setting, or HOME/models/stacker.json."""
     settings = get_settings()
@@ -151,7 +158,8 @@ def load_stacker(expert_names: Sequence[str], path: str | Path | None = None) ->
     for file in candidates:
         if not file.exists():
             continue
-        stacker = Stacker.read(file)
+        stat = file.stat()
+        stacker = _read_cached(file, stat.st_mtime_ns, stat.st_size)
         if stacker.expert_names == list(expert_names):
             return stacker
         logger.warning(

@@ -67,15 +67,18 @@ def find_entities(text: str) -> list[Entity]:
     return found
 
 
-def same_subject(claim: str, evidence: str, source: str = "") -> bool:
-    """Whether ``evidence`` (or its document's name, ``source``) is about what the claim
-    names: true when the claim names nothing, or when a word of one of its names (three
-    letters or more: not "X2" alone) occurs there."""
-    names = [w for e in find_entities(claim) for w in e.words if len(w) >= 3]
+def subject_words(claim: str) -> frozenset[str]:
+    """The words of the names a claim makes (three letters or more: not "X2" alone)."""
+    return frozenset(w for e in find_entities(claim) for w in e.words if len(w) >= 3)
+
+
+def same_subject(names: frozenset[str], evidence: str, source: str = "") -> bool:
+    """Whether ``evidence`` (or its document's name, ``source``) is about what a claim names
+    (``subject_words``): true when it names nothing, or when one of those words occurs there."""
     if not names:
         return True
     haystack = set(tokens(f"{evidence} {source.replace('-', ' ').replace('_', ' ')}"))
-    return any(w in haystack for w in names)
+    return not names.isdisjoint(haystack)
 
 
 def _covered(entity: Entity, haystack: set[str]) -> float:
