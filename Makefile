@@ -10,15 +10,16 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: setup browser demo test lint bench clean
 
 $(STAMP): pyproject.toml
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -qq --upgrade pip
-	$(VENV)/bin/pip install -qq -e '.[dev]'
-	touch $(STAMP)
+	@echo "setting up $(VENV) (pip install -e '.[dev]'; a few minutes the first time)"
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -qq --upgrade pip
+	@$(VENV)/bin/pip install -qq -e '.[dev]'
+	@touch $(STAMP)
 
 setup: $(STAMP)
 
 demo: setup
-	$(VENV)/bin/verdictflow demo
+	@$(VENV)/bin/verdictflow demo
 
 # The UI test drives Debian's Chromium with Playwright (never a downloaded browser).
 browser:

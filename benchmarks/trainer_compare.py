@@ -7,6 +7,9 @@ and ``accelerate``, which verdictflow does not depend on: put them on PYTHONPATH
 (``pip install --target DIR datasets accelerate``).
 
     PYTHONPATH=DIR python -m benchmarks.trainer_compare --steps 150
+
+With ``--only ours`` and ``--only CrossEncoderTrainer`` started side by side, both sides run
+under the same load (one thread each), so their speeds compare.
 """
 
 from __future__ import annotations
@@ -110,6 +113,11 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--dev", type=int, default=600)
+    parser.add_argument(
+        "--only",
+        choices=("ours", "CrossEncoderTrainer"),
+        help="run one side (start both sides at once, one thread each, so both share one load)",
+    )
     args = parser.parse_args()
 
     from experts.training import data
@@ -123,6 +131,8 @@ def main() -> None:
     pairs = args.steps * args.batch
     out = {"budget": vars(args), "pairs": pairs}
     for name, run in (("ours", ours), ("CrossEncoderTrainer", trainer)):
+        if args.only and name != args.only:
+            continue
         result = run(train, dev, args)
         result["train_pairs_per_s"] = round(pairs / result["seconds"], 1)
         out[name] = result

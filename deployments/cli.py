@@ -15,6 +15,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from flows.verify import VerifyResult
+    from verdictflow.contracts import ClaimVerdict
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # The temporary Prefect server's first start on a fresh machine (no bytecode yet, a new
@@ -88,6 +89,29 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
 
 
+# How the table shows a span's words.
+SPAN_STYLES = {"contradicted": "bold red", "unsupported": "underline yellow"}
+
+
+def _highlighted(claim: ClaimVerdict, width: int) -> str:
+    """The claim as rich markup, cut to ``width`` like ``_short``, its spans' words styled and
+    everything else escaped (a claim's "[red]" is text, not markup)."""
+    from rich.markup import escape
+
+    text = claim.text
+    cut = len(text) if len(text) <= width else max(1, width - 1)
+    parts, at = [], 0
+    for span in sorted(claim.spans, key=lambda s: s.start):
+        start, end = max(span.start, at), min(span.end, cut)
+        if start >= end:
+            continue
+        style = SPAN_STYLES[span.kind]
+        parts += [escape(text[at:start]), f"[{style}]{escape(text[start:end])}[/{style}]"]
+        at = end
+    parts.append(escape(text[at:cut]))
+    return "".join(parts) + ("…" if cut < len(text) else "")
+
+
 def _print_verdicts(result: VerifyResult) -> None:
     colours = {"supported": "green", "contradicted": "red", "unsupported": "yellow"}
     out = Console()
@@ -104,8 +128,9 @@ def _print_verdicts(result: VerifyResult) -> None:
             _short(verdict.item_id, 24),
             f"[{colour}]{verdict.label.value}[/{colour}]",
             f"{verdict.p_supported:.2f}",
-            _short(verdict.deciding_claim.text, claim_width),
+            _highlighted(verdict.deciding_claim, claim_width),
         )
+    table.caption = " ".join(f"[{style}]{kind}[/{style}]" for kind, style in SPAN_STYLES.items())
     out.print(table)
 
 
@@ -145,14 +170,22 @@ def verify(
 
 
 @app.command()
-def demo() -> None:
-    """Ingest the demo corpus and verify the demo items against it."""
+def demo(
+    all_items: bool = typer.Option(False, "--all", help="List every item, not only the flagged."),
+) -> None:
+    """Ingest the demo corpus, verify the demo items against it, list what it flagged."""
     from flows.ingest import ingest_documents
 
     ingest_documents([str(DEMO_DIR / "corpus")])
     result = _run_verify(DEMO_DIR / "items.jsonl", None)
     console.print(f"run {result.run_id}: {result.status} {result.counts}", soft_wrap=True)
-    _print_verdicts(result)
+    flagged = [v for v in result.verdicts if all_items or v.label.value != "supported"]
+    if len(flagged) < len(result.verdicts):
+        console.print(
+            f"{len(result.verdicts) - len(flagged)} supported items not listed "
+            "(`verdictflow demo --all` lists every item)"
+        )
+    _print_verdicts(result.model_copy(update={"verdicts": flagged}))
 
 
 @db_app.command("upgrade")
@@ -189,6 +222,7 @@ def _register_commands() -> None:
     from deployments import (
         cli_api,
         cli_calibration,
+        cli_dashboard,
         cli_eval,
         cli_experts,
         cli_orchestration,
@@ -204,6 +238,7 @@ def _register_commands() -> None:
         cli_experts,
         cli_eval,
         cli_api,
+        cli_dashboard,
     ):
         module.register(app)
 

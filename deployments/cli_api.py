@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import typer
 from rich.console import Console
@@ -23,9 +24,14 @@ def api(
     import uvicorn
 
     from deployments.api.app import create_app
-    from verdictflow.config import get_settings
+    from verdictflow.config import get_settings, reset_settings
 
     settings = get_settings()
+    if settings.api.experts_backend and "VERDICTFLOW_EXPERTS__BACKEND" not in os.environ:
+        # The experts read the process's settings when they load: serve with the API's backend.
+        os.environ["VERDICTFLOW_EXPERTS__BACKEND"] = settings.api.experts_backend
+        reset_settings()
+        settings = get_settings()
     if not warm:
         settings = settings.model_copy(
             update={"api": settings.api.model_copy(update={"warm_up": False})}

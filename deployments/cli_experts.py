@@ -34,22 +34,23 @@ def register(app: typer.Typer) -> None:
         from experts.mixture.gate import load_gate
         from experts.registry import load_registry, registry_path
 
-        specs = load_registry(registry)
+        specs = load_registry(registry, include_unrouted=True)
         out = {
             "registry": str(registry_path(registry)),
-            "gate": load_gate(specs).version,
+            "gate": load_gate([s for s in specs if s.routed]).version,
             "experts": [s.model_dump(mode="json", exclude={"options"}) for s in specs],
         }
         if as_json:
             typer.echo(json.dumps(out, indent=2))
             return
         table = Table(title=f"experts of {out['registry']} (gate: {out['gate']})")
-        for column in ("name", "kind", "domains", "prior", "weights"):
+        for column in ("name", "kind", "domains", "prior", "routed", "weights"):
             table.add_column(column)
         for spec in specs:
             weights = str(spec.weights or "") if spec.kind == "cross_encoder" else "-"
             domains = ", ".join(spec.domains)
-            table.add_row(spec.name, spec.kind, domains, f"{spec.prior:g}", weights)
+            routed = "yes" if spec.routed else "no (reads spans)"
+            table.add_row(spec.name, spec.kind, domains, f"{spec.prior:g}", routed, weights)
         Console().print(table)
 
     @experts_app.command("explain")
@@ -58,13 +59,14 @@ def register(app: typer.Typer) -> None:
         evidence: Annotated[str, typer.Argument(help="The evidence text.")],
         registry: Registry = None,
     ) -> None:
-        """Every expert's probabilities on one pair, and why."""
+        """Every expert's probabilities on one pair, and why (unrouted ones too: gate weight 0)."""
         from experts.mixture.gate import load_gate
-        from experts.registry import load_experts, load_registry
+        from experts.registry import cached_expert, load_registry, registry_path
         from verdictflow.contracts import LABELS
 
         specs = load_registry(registry)
-        experts = load_experts(registry=registry)
+        every = load_registry(registry, include_unrouted=True)
+        experts = {s.name: cached_expert(s.name, str(registry_path(registry))) for s in every}
         weights = load_gate(specs).probs([(claim, evidence)])[0]
         gate = dict(zip(load_gate(specs).expert_names, weights.tolist(), strict=True))
         rows = {}
@@ -77,6 +79,24 @@ def register(app: typer.Typer) -> None:
                 "why": why,
             }
         typer.echo(json.dumps(rows, indent=2))
+
+    @experts_app.command("export-onnx")
+    def export_onnx_files(
+        int8: Annotated[bool, typer.Option(help="Also the int8-quantised file.")] = True,
+        registry: Registry = None,
+    ) -> None:
+        """Export every cross-encoder of the registry to ONNX (cached in HOME/models/onnx);
+        serve them with VERDICTFLOW_EXPERTS__BACKEND=onnx or onnx-int8."""
+        from experts.registry import load_registry
+        from experts.verifiers.cross_encoder import load_cross_encoder
+        from experts.verifiers.onnx_backend import export_onnx
+
+        for spec in load_registry(registry):
+            if spec.kind != "cross_encoder" or spec.weights is None:
+                continue
+            model = load_cross_encoder(spec.weights)
+            for backend in ("onnx", "onnx-int8") if int8 else ("onnx",):
+                typer.echo(f"{spec.name} {backend}: {export_onnx(model, spec.weights, backend)}")
 
     app.add_typer(experts_app, name="experts")
 

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 _warned: set[tuple[str, str]] = set()
 
 SHIPPED_REGISTRY = Path(__file__).with_name("registry.yaml")
-Kind = Literal["cross_encoder", "numbers", "entities", "negation", "similarity"]
+Kind = Literal["cross_encoder", "numbers", "entities", "negation", "similarity", "alignment"]
 
 
 class ExpertSpec(BaseModel):
@@ -38,6 +38,9 @@ class ExpertSpec(BaseModel):
     patterns: tuple[str, ...] = ()
     prior: float = Field(1.0, gt=0)
     enabled: bool = True
+    # False: the gate never routes pairs to it (no say in a verdict's probabilities); a span
+    # reader (``alignment``) still reads the spans of every verdict.
+    routed: bool = True
     options: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -77,8 +80,11 @@ def resolve_weights(weights: Path, registry_file: Path) -> Path | None:
     return None
 
 
-def load_registry(path: str | Path | None = None) -> list[ExpertSpec]:
-    """The enabled, available experts of the registry, in file order.
+def load_registry(
+    path: str | Path | None = None, include_unrouted: bool = False
+) -> list[ExpertSpec]:
+    """The enabled, available experts of the registry, in file order: those the gate routes
+    to, and with ``include_unrouted`` also those it does not (``routed: false``).
 
     Raises:
         ValueError: the file is malformed (naming the entry and the rule it breaks).
@@ -87,7 +93,7 @@ def load_registry(path: str | Path | None = None) -> list[ExpertSpec]:
     stat = file.stat()
     specs: list[ExpertSpec] = []
     for spec in _parse(file, stat.st_mtime_ns, stat.st_size):
-        if not spec.enabled:
+        if not spec.enabled or not (spec.routed or include_unrouted):
             continue
         if spec.kind == "cross_encoder":
             found = resolve_weights(spec.weights, file) if spec.weights else None
@@ -132,6 +138,10 @@ def _parse(file: Path, mtime_ns: int, size: int) -> tuple[ExpertSpec, ...]:
 def build_expert(spec: ExpertSpec) -> Expert:
     """Construct the expert an entry describes (loads model weights where it has them)."""
     domains = tuple(spec.domains)
+    if spec.kind == "alignment":
+        from experts.verifiers.alignment import AlignmentExpert
+
+        return AlignmentExpert(name=spec.name, domains=domains, **spec.options)
     if spec.kind == "similarity":
         from experts.verifiers.similarity import SimilarityExpert
 
@@ -169,7 +179,7 @@ def cached_expert(name: str, registry: str | None = None) -> Expert:
 
 @functools.lru_cache(maxsize=64)
 def _cached_expert(name: str, registry: str | None = None) -> Expert:
-    for spec in load_registry(registry):
+    for spec in load_registry(registry, include_unrouted=True):
         if spec.name == name:
             return build_expert(spec)
     raise KeyError(

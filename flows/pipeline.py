@@ -68,16 +68,25 @@ progress_listeners: list[Callable[[int, int], None]] = []
 
 
 class Inline:
-    """Every stage called in this process: no flow or task runs, no artifacts."""
+    """Every stage called in this process: no flow or task runs, no artifacts.
+
+    Args:
+        runner: where the experts' batches are scored (the API's ``MicroBatcher``); None:
+            here, one batch at a time.
+        batch_quality: also run the Great Expectations suites over these items.
+    """
 
     name = "inline"
-    batch_quality = False
+
+    def __init__(self, runner: BatchRunner | None = None, batch_quality: bool = False) -> None:
+        self.runner = runner or InProcessRunner()
+        self.batch_quality = batch_quality
 
     def run(self, stage: Callable[..., T], *args: Any) -> T:
         return stage(*args)
 
     def batches(self) -> BatchRunner:
-        return InProcessRunner()
+        return self.runner
 
     def progress(self, done: int, total: int) -> None:
         for listener in progress_listeners:

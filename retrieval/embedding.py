@@ -6,6 +6,7 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +109,93 @@ def embed_texts(texts: Sequence[str], batch_size: int | None = None) -> np.ndarr
 def embedding_dim() -> int:
     """Width of the embedding vectors."""
     return load_embedder().get_embedding_dimension()
+
+
+@dataclass(frozen=True)
+class TokenVectors:
+    """The embedding model's contextual vectors of a text's word pieces.
+
+    Attributes:
+        offsets: int [t, 2], each piece's character span in the text (special tokens left out).
+        vectors: float32 [t, dim], the pieces' hidden states (not normalised).
+    """
+
+    offsets: np.ndarray
+    vectors: np.ndarray
+
+
+def token_vectors(
+    texts: Sequence[str],
+    max_tokens: int | None = None,
+    stride: int = 32,
+    layer: int = -1,
+    batch_size: int | None = None,
+) -> list[TokenVectors]:
+    """Contextual word-piece vectors of each text (the packaged MiniLM, the pooled vectors'
+    own encoder), with character offsets.
+
+    A text longer than ``max_tokens`` (default: the model's ``max_seq_length``) is read in
+    windows that overlap by ``stride`` pieces; a piece read twice keeps both vectors.
+    ``layer`` picks the hidden layer (-1: the last, the one the sentence vector pools).
+    """
+    import torch
+
+    if not texts:
+        return []
+    model = load_embedder()
+    tokenizer = model.tokenizer
+    encoder = model[0].auto_model
+    limit = max_tokens or model.max_seq_length
+    unique = list(dict.fromkeys(texts))
+    enc = tokenizer(
+        unique,
+        truncation=True,
+        max_length=limit,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        return_special_tokens_mask=True,
+    )
+    owners = enc["overflow_to_sample_mapping"]
+    n_seg = len(enc["input_ids"])
+    order = sorted(range(n_seg), key=lambda i: len(enc["input_ids"][i]))
+    size = batch_size or get_settings().retrieval.embed_batch_size
+    hidden: list[np.ndarray | None] = [None] * n_seg
+    device = next(encoder.parameters()).device
+    with torch.inference_mode():
+        for b in range(0, n_seg, size):
+            batch = order[b : b + size]
+            width = max(len(enc["input_ids"][i]) for i in batch)
+            ids = torch.zeros((len(batch), width), dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                seq = enc["input_ids"][i]
+                ids[row, : len(seq)] = torch.tensor(seq)
+                mask[row, : len(seq)] = 1
+            out = encoder(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                token_type_ids=torch.zeros_like(ids).to(device),
+                output_hidden_states=layer != -1,
+            )
+            states = out.last_hidden_state if layer == -1 else out.hidden_states[layer]
+            states = states.float().cpu().numpy()
+            for row, i in enumerate(batch):
+                hidden[i] = states[row, : len(enc["input_ids"][i])]
+    pieces: dict[int, tuple[list, list]] = {t: ([], []) for t in range(len(unique))}
+    for i in range(n_seg):
+        keep = [k for k, special in enumerate(enc["special_tokens_mask"][i]) if not special]
+        offsets, vectors = pieces[owners[i]]
+        offsets.extend(enc["offset_mapping"][i][k] for k in keep)
+        vectors.append(hidden[i][keep])
+    dim = encoder.config.hidden_size
+    by_text = {
+        text: TokenVectors(
+            offsets=np.asarray(pieces[t][0], dtype=np.int64).reshape(-1, 2),
+            vectors=np.concatenate(pieces[t][1]).astype(np.float32)
+            if pieces[t][1]
+            else np.zeros((0, dim), dtype=np.float32),
+        )
+        for t, text in enumerate(unique)
+    }
+    return [by_text[text] for text in texts]

@@ -191,6 +191,13 @@ class ChunkStore:
                 out[h] = np.asarray(vec, dtype=np.float32)
         return out
 
+    def texts(self) -> list[str]:
+        """Every chunk's text, nothing else (corpus statistics: the alignment expert's idf)."""
+        tbl = self.table()
+        if tbl is None:
+            return []
+        return tbl.search().select(["text"]).limit(None).to_arrow()["text"].to_pylist()
+
     def get_chunks(self, filters: dict[str, Any] | None = None) -> list[Chunk]:
         """All chunks matching ``filters``, in document order (vectors left out)."""
         tbl = self.table()

@@ -86,6 +86,8 @@ class ItemRow(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
 
+    __table_args__ = (Index("ix_items_run_position", "run_id", "position"),)
+
 
 class ClaimRow(Base):
     """A claim split from an item; offsets are into the item's text."""
@@ -154,6 +156,8 @@ class ClaimVerdictRow(Base):
     best_chunk_id: Mapped[str | None] = mapped_column(Text)
     experts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     no_evidence: Mapped[bool] = mapped_column(Boolean)
+    # The claim's unsupported and contradicted spans (``verdictflow.contracts.Span`` dicts).
+    spans: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
     __table_args__ = (Index("ix_claim_verdicts_run_item", "run_id", "item_id"),)
 
@@ -168,6 +172,8 @@ class ItemVerdictRow(Base):
     label: Mapped[str] = mapped_column(String(32))
     p_supported: Mapped[float] = mapped_column(Float)
     n_claims: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_item_verdicts_run_label", "run_id", "label"),)
 
 
 class InputErrorRow(Base):

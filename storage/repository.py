@@ -150,11 +150,15 @@ class Repository:
         found = self._read(lambda c: c.execute(q).first(), "get_run")
         return None if found is None else _run_dict(found)
 
-    def list_runs(self, limit: int = 20, kind: str | None = None) -> list[dict]:
-        """The newest runs first, optionally of one kind."""
+    def list_runs(
+        self, limit: int = 20, kind: str | None = None, prefect_flow_run_id: str | None = None
+    ) -> list[dict]:
+        """The newest runs first, optionally of one kind or of one Prefect flow run."""
         q = sa.select(runs_t).order_by(runs_t.c.started_at.desc(), runs_t.c.run_id.desc())
         if kind is not None:
             q = q.where(runs_t.c.kind == kind)
+        if prefect_flow_run_id is not None:
+            q = q.where(runs_t.c.prefect_flow_run_id == prefect_flow_run_id)
         return [
             _run_dict(r) for r in self._read(lambda c: c.execute(q.limit(limit)).all(), "list_runs")
         ]

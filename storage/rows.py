@@ -174,6 +174,7 @@ def claim_verdict_row(run_id: str, cv: ClaimVerdict, idx: int) -> dict[str, Any]
             "best_chunk_id": cv.best_evidence,
             "experts": {k: float(v) for k, v in cv.experts.items()},
             "no_evidence": bool(cv.no_evidence),
+            "spans": [span.model_dump() for span in cv.spans],
         }
     )
 
@@ -193,6 +194,7 @@ def row_claim_verdict(row: Any, evidence: list[Evidence]) -> ClaimVerdict:
             "best_evidence": row.best_chunk_id,
             "experts": dict(row.experts or {}),
             "no_evidence": row.no_evidence,
+            "spans": list(row.spans or []),
         },
         context=STORED,
     )

@@ -7,6 +7,7 @@ task for the flow. Each takes and returns the contracts of ``verdictflow.contrac
 from __future__ import annotations
 
 from experts.decision.decide import decide_claims
+from experts.decision.highlights import claim_spans
 from experts.registry import window_tokens
 from retrieval.evidence import gather_evidence
 from storage.repository import current_repository
@@ -48,8 +49,19 @@ def evidence_for(claims: list[Claim]) -> dict[str, list[Evidence]]:
 def decide(
     claims: list[Claim], evidence: dict[str, list[Evidence]], scores: list[ClaimScore]
 ) -> list[ClaimVerdict]:
-    """Calibrate each claim's combined score, abstain when unsure, attach its evidence."""
-    return decide_claims(claims, evidence, scores)
+    """Calibrate each claim's combined score, abstain when unsure, attach its evidence and
+    the spans of its words that evidence does not back (``experts.spans``)."""
+    settings = get_settings().experts
+    spans = claim_spans(claims, evidence, scores, settings.registry) if settings.spans else {}
+    return decide_claims(claims, evidence, scores, spans=spans)
+
+
+def _root_flow_run() -> str | None:
+    """The outermost Prefect flow run this stage runs in (a job's id), else None."""
+    from prefect.runtime import flow_run
+
+    found = flow_run.root_flow_run_id or flow_run.id
+    return str(found) if found else None
 
 
 def open_run(
@@ -58,7 +70,14 @@ def open_run(
     """Record the run, its items and its input errors; returns claims already decided (resume)."""
     repo = current_repository()
     parent = parameters.get("parent_run_id")  # set on reprocess runs
-    repo.start_run(run_id, "verify", parameters, code_version, parent_run_id=parent)
+    repo.start_run(
+        run_id,
+        "verify",
+        parameters,
+        code_version,
+        parent_run_id=parent,
+        prefect_flow_run_id=_root_flow_run(),
+    )
     repo.save_items(run_id, items)
     repo.save_input_errors(run_id, errors)
     return repo.claim_ids_done(run_id)

@@ -69,11 +69,19 @@ class ExpertSettings(BaseModel):
         True, description="Chunks that name none of the claim's names never decide it."
     )
     stacking: bool = Field(True, description="Use the learned combiner when one fits the experts.")
+    spans: bool = Field(
+        True, description="Read each verdict's unsupported and contradicted spans (the words)."
+    )
     stacker_path: Path | None = Field(
         None, description="Fitted combiner; None: HOME/models/stacker.json, else the shipped one."
     )
     batch_size: int = 64
     max_length: int = Field(256, description="Token limit of a cross-encoder pair.")
+    backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description="Cross-encoders' forward pass on a CPU: torch, or ONNX Runtime in fp32 or "
+        "with int8 weights (exported once into HOME/models/onnx).",
+    )
     torch_threads: int = Field(1, description="torch.set_num_threads in every process.")
     mc_dropout_samples: int = Field(0, description="Monte Carlo dropout passes; 0 turns it off.")
     gate_capacity_factor: float | None = Field(
@@ -273,6 +281,18 @@ class ApiSettings(BaseModel):
     )
     max_page: int = Field(200, description="Most rows GET /v1/runs and verdict history return.")
     warm_up: bool = Field(True, description="Load the experts and the embedder at start.")
+    batch_wait_ms: float = Field(
+        10.0,
+        description="Micro-batching: how long a forward pass waits for other requests' pairs "
+        "(only while other requests are on their way); 0 scores each request alone.",
+    )
+    batch_max_pairs: int = Field(256, description="Micro-batching: most pairs in one pass.")
+    experts_backend: Literal["torch", "onnx", "onnx-int8"] | None = Field(
+        "onnx-int8",
+        description="The cross-encoders' backend in `verdictflow api` (int8 per channel lost "
+        "at most 0.0043 AUROC on the test splits: benchmarks/results/onnx_backends.json); None, "
+        "or VERDICTFLOW_EXPERTS__BACKEND set: experts.backend.",
+    )
     jobs_deployment: str = Field(
         "verify-dataset/verify-dataset", description="Deployment POST /v1/jobs starts."
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
@@ -61,7 +61,7 @@ class VerdictLabel(StrEnum):
 # (size limits, thresholds) held when the row was written and are not checked again.
 STORED = {"stored": True}
 # The rules an Item's validation can break (an InputError's ``rule``).
-ITEM_RULES = frozenset({"id", "text", "text_length", "max_size", "allowed_metadata"})
+ITEM_RULES = frozenset({"id", "text", "encoding", "text_length", "max_size", "allowed_metadata"})
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
 
@@ -113,6 +113,14 @@ class Item(_Model):
             raise rule_error("id", "id holds control characters")
         if not self.text.strip():
             raise rule_error("text", "field 'text' is empty")
+        for key in ("id", "text", "context", "question"):
+            try:
+                (getattr(self, key) or "").encode("utf-8")
+            except UnicodeEncodeError as exc:  # a lone surrogate: no model can read it
+                raise rule_error(
+                    "encoding",
+                    f"field '{key}' is not valid Unicode: lone surrogate at position {exc.start}",
+                ) from None
         if _stored(info):
             return self
         settings = get_settings()
@@ -184,12 +192,44 @@ class Evidence(_Model):
     origin: str = "corpus"  # "corpus" or "context"
 
 
+# What a highlighted span of a claim says of its words.
+SpanKind = Literal["unsupported", "contradicted"]
+
+
+class Span(_Model):
+    """Words of a claim the evidence does not back: offsets are characters (code points) into
+    the claim's text, ``text`` is ``claim[start:end]``.
+
+    ``kind`` is "unsupported" (no good match in the evidence) or "contradicted" (the evidence
+    states another value, name or polarity); ``score`` in [0, 1] is how sure the reading is.
+    Rules (the error's type is ``span``): ``0 <= start < end``, ``text`` as long as the span,
+    ``score`` in [0, 1]; ``ClaimVerdict`` checks each span against its claim's text.
+    """
+
+    start: int
+    end: int
+    text: str
+    kind: SpanKind
+    score: float
+
+    @model_validator(mode="after")
+    def _span_rules(self) -> Span:
+        if not 0 <= self.start < self.end:
+            raise rule_error("span", f"span [{self.start}, {self.end}) is empty or negative")
+        if len(self.text) != self.end - self.start:
+            raise rule_error("span", f"span text {self.text!r} is not {self.end - self.start} long")
+        if not 0.0 <= self.score <= 1.0:
+            raise rule_error("span", f"span score {self.score} not in [0, 1]")
+        return self
+
+
 class ClaimVerdict(_Model):
     """The verdict on one claim.
 
     Rules: ``probs`` each in [0, 1] and summing to 1 (within ``quality.prob_tolerance``),
     ``p_supported`` is ``probs[0]``, and the label is the one the probabilities give
-    (``label_for``): uncertain exactly when it abstained.
+    (``label_for``): uncertain exactly when it abstained. Each of ``spans`` lies within the
+    claim and its ``text`` is the claim's text at its offsets (rule ``span``).
     """
 
     item_id: str
@@ -204,6 +244,7 @@ class ClaimVerdict(_Model):
     best_evidence: str | None = None  # chunk_id of the evidence that decided it
     experts: dict[str, float] = Field(default_factory=dict)  # name -> gate weight
     no_evidence: bool = False
+    spans: list[Span] = Field(default_factory=list)  # the words the deciding evidence lacks
 
     @staticmethod
     def label_for(probs: tuple[float, float, float], abstained: bool = False) -> VerdictLabel:
@@ -239,6 +280,13 @@ class ClaimVerdict(_Model):
                 f"claim {self.claim_id}: label {self.label.value} but the probabilities give "
                 f"{self.label_for(self.probs, self.abstained).value}",
             )
+        for span in self.spans:
+            if span.end > len(self.text) or self.text[span.start : span.end] != span.text:
+                raise rule_error(
+                    "span",
+                    f"claim {self.claim_id}: span {span.text!r} is not the claim's text at "
+                    f"[{span.start}, {span.end})",
+                )
         return self
 
 

@@ -70,6 +70,7 @@ def output_row(verdict: ItemVerdict, run_id: str) -> dict:
                 "abstained": c.abstained,
                 "no_evidence": c.no_evidence,
                 "experts": {k: round(v, 4) for k, v in c.experts.items()},
+                "spans": [span.model_dump() for span in c.spans],
                 "evidence": [_evidence_row(e, e.chunk_id == c.best_evidence) for e in c.evidence],
             }
             for c in verdict.claims

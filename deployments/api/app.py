@@ -16,12 +16,14 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deployments.api import routes_corpus, routes_runs, routes_verify
 from deployments.api.auth import Guard, require
-from deployments.api.limits import BodyLimit
+from deployments.api.limits import BodyLimit, body_error_handler
 from deployments.api.metrics import ApiMetrics, MetricsMiddleware
 from deployments.api.warm import warm_up
+from experts.mixture.microbatch import MicroBatcher
 from storage.access import AccessStore, ApiKey
 from storage.repository import current_repository
 from verdictflow import __version__
@@ -53,9 +55,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.model_load.labels(part).set(value)
         app.state.load_seconds = seconds
         app.state.guard = Guard(AccessStore(current_repository()), settings.api)
+        app.state.batcher = MicroBatcher(
+            settings.api.batch_wait_ms, settings.api.batch_max_pairs, on_forward=metrics.forward
+        )
+        metrics.queue_depth.set_function(app.state.batcher.depth)
         app.state.ready = True
         yield
         app.state.ready = False
+        app.state.batcher.close()
 
     app = FastAPI(
         title="verdictflow",
@@ -73,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The last added runs first: metrics time everything, the body limit refuses early.
     app.add_middleware(BodyLimit, limit=settings.api.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_exception_handler(StarletteHTTPException, body_error_handler)
     app.include_router(routes_verify.router)
     app.include_router(routes_corpus.router)
     app.include_router(routes_runs.router)

@@ -1,4 +1,5 @@
-"""Limits of the HTTP API: the size of a request body (413) and a rate per key (429)."""
+"""Limits of the HTTP API: the size of a request body (413), a rate per key (429), and a body
+that cannot be parsed at all (400, naming why)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import math
 import threading
 import time
 from typing import Any
+
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 Scope = dict[str, Any]
 ASGIApp = Any
@@ -108,3 +114,21 @@ class RateLimiter:
 def retry_after(wait_s: float) -> str:
     """A Retry-After header value: whole seconds, at least 1."""
     return str(max(1, math.ceil(wait_s)))
+
+
+async def body_error_handler(request: Request, exc: HTTPException) -> Response:
+    """FastAPI's HTTPException handler, with a body it could not parse named: invalid UTF-8
+    (where and which byte) or JSON nested too deeply, both 400, instead of "There was an
+    error parsing the body". Every other HTTPException is answered as FastAPI does."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or not isinstance(cause, UnicodeDecodeError | RecursionError):
+        return await http_exception_handler(request, exc)
+    if isinstance(cause, UnicodeDecodeError):
+        byte = cause.object[cause.start : cause.start + 1].hex()
+        detail = (
+            f"request body is not valid UTF-8: byte 0x{byte} at position {cause.start} "
+            "(send the JSON body encoded as UTF-8)"
+        )
+    else:
+        detail = "request body: the JSON is nested too deeply to parse"
+    return JSONResponse({"detail": detail}, status_code=400)

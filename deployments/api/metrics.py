@@ -55,6 +55,24 @@ class ApiMetrics:
             ["expert"],
             registry=r,
         )
+        self.forward_pairs = Histogram(
+            "verdictflow_api_forward_pairs",
+            "Pairs per micro-batched forward pass, by expert.",
+            ["expert"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.forward_requests = Histogram(
+            "verdictflow_api_forward_requests",
+            "Requests whose pairs shared one micro-batched forward pass.",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "verdictflow_api_batch_queue_depth",
+            "Requests' batches waiting for the micro-batcher.",
+            registry=r,
+        )
         self.model_load = Gauge(
             "verdictflow_api_model_load_seconds",
             "Time the experts and the embedder took to load at start, by part.",
@@ -67,6 +85,11 @@ class ApiMetrics:
             ["status"],
             registry=r,
         )
+
+    def forward(self, expert: str, pairs: int, requests: int) -> None:
+        """A micro-batched forward pass: ``pairs`` of ``requests`` requests for ``expert``."""
+        self.forward_pairs.labels(expert).observe(pairs)
+        self.forward_requests.observe(requests)
 
     def exposition(self) -> tuple[bytes, str]:
         """The metrics in the Prometheus text format, and its content type."""

@@ -23,6 +23,18 @@ def _limit(request: Request, limit: int) -> int:
     return min(limit, request.app.state.settings.api.max_page)
 
 
+def _storable(value: str) -> bool:
+    """Whether an id could be stored at all: no NUL (PostgreSQL refuses it in a query, a 500
+    otherwise), valid Unicode. Stored ids never hold either (``storage.rows.clean``)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @router.get("/runs", summary="Recent runs", response_model=list[RunOut])
 def list_runs(
     request: Request,
@@ -47,7 +59,7 @@ def get_run(run_id: str, key: Reader) -> RunDetail:
     """A run, the verdict rows it stored (as `verdictflow verify` prints them) and the rows it
     refused, each with its rule."""
     repo = current_repository()
-    run = repo.get_run(run_id)
+    run = repo.get_run(run_id) if _storable(run_id) else None
     if run is None:
         raise HTTPException(404, f"no run {run_id!r}")
     verdicts = [output_row(v, run_id) for v in repo.load_item_verdicts(run_id)]
@@ -68,7 +80,11 @@ def item_verdicts(
     limit: Annotated[int, Query(ge=1, description="How many (at most api.max_page).")] = 50,
 ) -> list[VerdictHistoryEntry]:
     """Every stored verdict on the item, newest run first: its history across reprocessing."""
-    history = item_verdict_history(current_repository(), item_id, _limit(request, limit))
+    history = (
+        item_verdict_history(current_repository(), item_id, _limit(request, limit))
+        if _storable(item_id)
+        else []
+    )
     if not history:
         raise HTTPException(404, f"no verdict on item {item_id!r}")
     return [VerdictHistoryEntry(**h) for h in history]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from deployments.api.auth import require
@@ -60,15 +60,22 @@ def verify(
     request: Request,
     payload: Annotated[dict[str, Any], Body(openapi_examples=VERIFY_EXAMPLES)],
     key: Annotated[ApiKey | None, Depends(require("verify"))],
+    quality: Annotated[
+        bool, Query(description="Also run the batch quality checks (Great Expectations).")
+    ] = False,
 ) -> Any:
     """Verify items (the CLI's input rows, with or without `context`) now, in this process,
     through the pipeline the CLI runs; the run and its verdicts are stored as the CLI's are.
+    Concurrent requests' pairs are scored together (micro-batching).
 
     Bad rows come back in `errors`, each with its position, id and rule; the good rows are
-    checked. When no row can be checked the answer is 422, with the same body."""
+    checked. When no row can be checked the answer is 422, with the same body. With
+    `quality=true` the run's batch checks run too (its `status` says whether they passed)."""
     settings = request.app.state.settings
-    records = _records(payload, settings.api.max_batch_items)
-    result = verify_pipeline(Inline(), items=records)
+    batcher = request.app.state.batcher
+    with batcher.caller():
+        records = _records(payload, settings.api.max_batch_items)
+        result = verify_pipeline(Inline(batcher, batch_quality=quality), items=records)
     body = VerifyResponse(
         run_id=result.run_id,
         status=result.status,
@@ -133,7 +140,7 @@ def get_job(
     flow_run_id: str,
     key: Annotated[ApiKey | None, Depends(require("read"))],
 ) -> JobOut:
-    """The Prefect state of a job (its verdicts are then read with `GET /v1/runs`)."""
+    """The Prefect state of a job and the verify runs it stored (`GET /v1/runs/{id}`)."""
     import uuid
 
     from prefect import get_client
@@ -149,9 +156,11 @@ def get_job(
         if "404" in str(exc) or type(exc).__name__ == "ObjectNotFound":
             raise HTTPException(404, f"no job {flow_run_id}") from exc
         raise HTTPException(503, f"cannot read job {flow_run_id}: {exc}") from exc
+    runs = current_repository().list_runs(limit=100, prefect_flow_run_id=flow_run_id)
     return JobOut(
         flow_run_id=flow_run_id,
         deployment=request.app.state.settings.api.jobs_deployment,
         state=flow_run.state.name if flow_run.state else None,
         message=flow_run.state.message if flow_run.state else None,
+        run_ids=[r["run_id"] for r in runs],
     )

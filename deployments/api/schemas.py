@@ -140,3 +140,7 @@ class JobOut(BaseModel):
     deployment: str
     state: str | None = None
     message: str | None = None
+    run_ids: list[str] = Field(
+        default_factory=list,
+        description="The verify runs the job stored (read them with GET /v1/runs/{id}).",
+    )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from experts.decision.calibration import load_calibrator
 from experts.decision.conformal import load_conformal
 from experts.decision.uncertainty import decide
-from verdictflow.contracts import Claim, ClaimScore, ClaimVerdict, Evidence
+from verdictflow.contracts import Claim, ClaimScore, ClaimVerdict, Evidence, Span
 from verdictflow.verdicts import no_evidence_verdict
 
 
@@ -19,8 +19,10 @@ def decide_claims(
     scores: Sequence[ClaimScore],
     calibrator=None,
     conformal=None,
+    spans: Mapping[str, list[Span]] | None = None,
 ) -> list[ClaimVerdict]:
-    """One verdict per claim: calibrated probabilities, the conformal abstention, its evidence.
+    """One verdict per claim: calibrated probabilities, the conformal abstention, its evidence
+    and its spans (``spans``: claim_id -> spans, ``experts.decision.highlights``).
 
     ``calibrator`` and ``conformal`` default to the ones fitted in this home (or shipped).
     A claim without evidence or score is unsupported.
@@ -51,6 +53,7 @@ def decide_claims(
                 evidence=evidence[claim.claim_id],
                 best_evidence=score.best_chunk_id,
                 experts=score.experts,
+                spans=list((spans or {}).get(claim.claim_id, [])),
             )
         )
     return verdicts

@@ -9,20 +9,23 @@ Training (``experts.training``) and serving tokenize and run a pair through the 
 functions here, ``encode`` and ``pair_probabilities``: the CrossEncoder's own preprocessing,
 ``truncation="longest_first"`` at ``max_length`` (a long evidence is cut, a claim only when it
 alone fills the budget). On CUDA the model runs in fp16; on CPU in fp32 with length-sorted
-batches. With ``settings.experts.mc_dropout_samples`` > 0 it runs that many dropout passes
-and keeps the per-pair variance (``last_variance``) for the uncertainty stage.
+batches, through torch or ONNX Runtime (``settings.experts.backend``: ``onnx`` or
+``onnx-int8``, exported once by ``onnx_backend``). With ``settings.experts.mc_dropout_samples``
+> 0 it runs that many dropout passes and keeps the per-pair variance (``last_variance``) for
+the uncertainty stage.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from experts.base import Pair
+from experts.verifiers.onnx_backend import Backend, OnnxLogits, export_onnx
 from verdictflow.config import get_settings, offline_hub
 from verdictflow.contracts import label_index
 
@@ -62,9 +65,16 @@ def pair_logits(model, features: dict) -> torch.Tensor:
 
 
 def pair_probabilities(
-    model, first: Sequence[str], second: Sequence[str], batch_size: int = 64
+    model,
+    first: Sequence[str],
+    second: Sequence[str],
+    batch_size: int = 64,
+    logits_of: Callable[[dict], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Softmax over the model's labels [n, num_labels]; length-sorted batches, order restored."""
+    """Softmax over the model's labels [n, num_labels]; length-sorted batches, order restored.
+
+    ``logits_of`` runs the forward pass instead of the torch model (``OnnxLogits``); the
+    tokens are the same either way."""
     first, second = list(first), list(second)
     out = np.zeros((len(first), model.num_labels), dtype=np.float64)
     order = np.argsort([len(a) + len(b) for a, b in zip(first, second, strict=True)])
@@ -72,7 +82,10 @@ def pair_probabilities(
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             features = encode(model, [first[i] for i in idx], [second[i] for i in idx])
-            logits = pair_logits(model, features).float()
+            if logits_of is None:
+                logits = pair_logits(model, features).float()
+            else:
+                logits = torch.from_numpy(logits_of(features)).float()
             out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
     return out
 
@@ -97,6 +110,7 @@ class CrossEncoderExpert:
         batch_size: int | None = None,
         max_length: int | None = None,
         mc_dropout_samples: int | None = None,
+        backend: Backend | None = None,
     ) -> None:
         settings = get_settings()
         torch.set_num_threads(settings.experts.torch_threads)
@@ -120,6 +134,12 @@ class CrossEncoderExpert:
         self.tokenizer = self.model.tokenizer
         self.labels = label_matrix(self.model.config.id2label, self.folder)
         self.last_variance: np.ndarray | None = None
+        self.backend: Backend = backend or settings.experts.backend
+        if self.device != "cpu" or self.mc_samples > 0:
+            self.backend = "torch"  # ONNX Runtime here is the CPU path, without dropout
+        self.onnx: OnnxLogits | None = None
+        if self.backend != "torch":
+            self.onnx = OnnxLogits(export_onnx(self.model, self.folder, self.backend))
 
     def ordered(self, pairs: Sequence[Pair]) -> tuple[list[str], list[str]]:
         """The pairs as the model reads them: (evidence, claim) or (claim, evidence)."""
@@ -143,7 +163,8 @@ class CrossEncoderExpert:
         try:
             runs = np.stack(
                 [
-                    pair_probabilities(self.model, first, second, self.batch_size) @ self.labels
+                    pair_probabilities(self.model, first, second, self.batch_size, self.onnx)
+                    @ self.labels
                     for _ in range(passes)
                 ]
             )

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from experts.base import Pair
+from experts.verifiers.spans import Reading, to_spans, words
 from experts.verifiers.text import STOP_WORDS, best_sentence, tokens
+from verdictflow.contracts import Span
 
 UNIFORM = (1 / 3, 1 / 3, 1 / 3)
 CONNECTORS = {"of", "the", "de", "du", "la", "le", "von", "van", "der", "da", "di"}
@@ -133,6 +135,44 @@ class EntitiesExpert:
         if not pairs:
             return np.zeros((0, 3))
         return np.array([self._probs(self.analyse(c, e)) for c, e in pairs], dtype=np.float64)
+
+    def readings(self, claim: str, evidence: str) -> list[Reading]:
+        """Each word of the claim's names: in the evidence, supported; absent where the
+        evidence names something else in its place (a substitute for the whole name, or a
+        name sharing its other words: "Polar E1" for "Polar E2"), contradicted; else
+        unsupported."""
+        a = self.analyse(claim, evidence)
+        have = {form for w in words(evidence) for form in (w.lower, w.stem)}
+        rest = a["sentence_coverage"]
+        swapped = bool(a["substitutes"]) and rest >= 0.3
+        rivals = [(f.text, {w.lower for w in words(f.text)}) for f in find_entities(evidence)]
+        out = []
+        for e in a["entities"]:
+            parts = [w for w in words(e.text, e.start) if w.lower not in CONNECTORS]
+            absent = [w for w in parts if w.lower not in have and w.stem not in have]
+            present = {w.lower for w in parts} - {w.lower for w in absent}
+            if not absent:
+                out.append(
+                    Reading(e.start, e.start + len(e.text), "supported", 1.0, e.text, "entities")
+                )
+                continue
+            near = [text for text, ws in rivals if ws & present]
+            if e in a["missing"] and swapped:
+                kind, score, other = "contradicted", 0.35 + 0.45 * rest, a["substitutes"][0].text
+            elif near:
+                kind, score, other = "contradicted", 0.5 + 0.4 * rest, near[0]
+            else:
+                kind, score, other = "unsupported", 0.8, ""
+            for w in parts:
+                if w in absent:
+                    out.append(Reading(w.start, w.end, kind, score, other, "entities"))
+                else:
+                    out.append(Reading(w.start, w.end, "supported", 1.0, w.text, "entities"))
+        return out
+
+    def spans(self, pair: Pair) -> list[Span]:
+        """The words of the claim's names that the evidence replaces or lacks."""
+        return to_spans(pair[0], self.readings(*pair))
 
     def explain(self, pair: Pair) -> str:
         """Why: which names the evidence covers, misses, or replaces."""

@@ -14,7 +14,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from experts.base import Pair
-from experts.verifiers.text import best_sentence, content_tokens, negation_count, stem
+from experts.verifiers.spans import Reading, Word, to_spans, words
+from experts.verifiers.text import (
+    NEGATION_CUES,
+    best_sentence,
+    content_tokens,
+    negation_count,
+    stem,
+)
+from verdictflow.contracts import Span
 
 ANTONYMS = [
     ("increase", "decrease"),
@@ -103,6 +111,34 @@ class NegationExpert:
             return np.zeros((0, 3))
         return np.array([self._probs(self.analyse(c, e)) for c, e in pairs], dtype=np.float64)
 
+    def readings(self, claim: str, evidence: str) -> list[Reading]:
+        """Where the claim says the opposite of its best-aligned evidence sentence, contradicted:
+        its antonym words; else its negation cues; else (the evidence negates) its word for
+        the one the evidence's cue negates. Nothing when the polarity agrees or too little
+        of the claim aligns to compare."""
+        a = self.analyse(claim, evidence)
+        if a["coverage"] < self.min_overlap or not a["flipped"]:
+            return []
+        strength = (a["coverage"] - self.min_overlap) / (1 - self.min_overlap)
+        claim_words = words(claim)
+        if len(a["swaps"]) % 2 == 1:
+            stems = {c for c, _ in a["swaps"]}
+            hits = [w for w in claim_words if w.stem in stems]
+        elif a["claim_negations"]:
+            hits = [w for w in claim_words if _is_cue(w)]
+        else:
+            sentence = words(a["sentence"])
+            cues = [i for i, w in enumerate(sentence) if _is_cue(w)]
+            negated = [w.stem for i in cues[:1] for w in sentence[i + 1 :] if w.content][:1]
+            hits = [w for w in claim_words if w.stem in negated]
+        other = a["sentence"][:160]
+        score = 0.5 + 0.4 * strength
+        return [Reading(w.start, w.end, "contradicted", score, other, "negation") for w in hits]
+
+    def spans(self, pair: Pair) -> list[Span]:
+        """The claim's words that flip the polarity of what the evidence says."""
+        return to_spans(pair[0], self.readings(*pair))
+
     def explain(self, pair: Pair) -> str:
         """Why: the aligned sentence, its coverage, and any polarity flip."""
         a = self.analyse(*pair)
@@ -113,3 +149,7 @@ class NegationExpert:
             head += "; antonyms: " + ", ".join(f"{c}/{e}" for c, e in a["swaps"])
         neg = f"negations claim={a['claim_negations']} evidence={a['evidence_negations']}"
         return f"{head}; {neg}; " + ("polarity flipped" if a["flipped"] else "same polarity")
+
+
+def _is_cue(word: Word) -> bool:
+    return word.lower in NEGATION_CUES or word.lower.endswith("n't")

@@ -18,7 +18,9 @@ import numpy as np
 
 from experts.base import Pair
 from experts.verifiers.quantities import Quantity, comparable, find_quantities, same_value
+from experts.verifiers.spans import Reading, differing, to_spans, words
 from experts.verifiers.text import content_tokens, coverage
+from verdictflow.contracts import Span
 
 UNIFORM = (1 / 3, 1 / 3, 1 / 3)
 
@@ -103,6 +105,33 @@ class NumbersExpert:
         if not pairs:
             return np.zeros((0, 3))
         return np.array([self._probs(self.findings(c, e)) for c, e in pairs], dtype=np.float64)
+
+    def readings(self, claim: str, evidence: str) -> list[Reading]:
+        """Each claim quantity as read against the evidence: an equal value is supported,
+        another value contradicted (over the words that differ: "45" of "45 hours" against
+        "38 hours"), a value the evidence does not state unsupported."""
+        have = {w.lower for w in words(evidence)}
+        out = []
+        for f in self.findings(claim, evidence):
+            start, end = f.claim.start, f.claim.start + len(f.claim.text)
+            other = f.evidence.text if f.evidence is not None else ""
+            if f.status == "match":
+                out.append(Reading(start, end, "supported", f.alignment, other, "numbers"))
+            elif f.status == "mismatch":
+                start, end = differing(claim, start, end, other)
+                score = 0.5 + 0.45 * f.alignment
+                out.append(Reading(start, end, "contradicted", score, other, "numbers"))
+            elif any(w.numeric for w in words(claim[start:end]) if w.lower not in have):
+                # A value the evidence does not state; one it states (in another unit or
+                # sense) is left to the words around it.
+                start, end = differing(claim, start, end, evidence)
+                score = 1.0 - 0.5 * f.alignment
+                out.append(Reading(start, end, "unsupported", score, other, "numbers"))
+        return out
+
+    def spans(self, pair: Pair) -> list[Span]:
+        """The claim's values the evidence contradicts or lacks."""
+        return to_spans(pair[0], self.readings(*pair))
 
     def explain(self, pair: Pair) -> str:
         """Why: each claim quantity and what the evidence says of it."""

@@ -61,9 +61,14 @@ def test_verify_writes_the_output_contract(prefect_harness, local_home, tmp_path
         assert set(row) == {"id", "verdict", "p_supported", "claims", "run_id"}
         assert row["verdict"] in allowed and 0.0 <= row["p_supported"] <= 1.0
         for claim in row["claims"]:
-            assert {"text", "verdict", "p_supported", "evidence", "experts"} <= set(claim)
+            assert {"text", "verdict", "p_supported", "evidence", "experts", "spans"} <= set(claim)
             assert claim["evidence"] and claim["evidence"][0]["text"]
     assert rows[0]["verdict"] == "contradicted"
+    # The changed fee is highlighted; offsets point into the claim's text.
+    (fee,) = [s for s in rows[0]["claims"][0]["spans"] if s["kind"] == "contradicted"]
+    assert (
+        fee["text"] == "6.90" and rows[0]["claims"][0]["text"][fee["start"] : fee["end"]] == "6.90"
+    )
     assert len({r["run_id"] for r in rows}) == 1
 
     listed = runner.invoke(app, ["runs"])
@@ -107,3 +112,43 @@ def test_verify_names_an_empty_file_and_a_csv(local_home, tmp_path):
     result = runner.invoke(app, ["verify", str(csv)])
     assert result.exit_code == 2
     assert "verify expects JSONL" in result.output and "verify-dataset" in result.output
+
+
+def test_the_table_highlights_span_words_and_escapes_the_rest(home):
+    from rich.console import Console
+
+    from deployments.cli import _highlighted
+    from verdictflow.contracts import ClaimVerdict, Span, VerdictLabel
+
+    text = "The [red] X2\\ weigh 310 grams in Zürich, with a case."
+    spans = [
+        Span(
+            start=text.index("310"),
+            end=text.index("310") + 3,
+            text="310",
+            kind="contradicted",
+            score=0.9,
+        ),
+        Span(
+            start=text.index("case"), end=len(text) - 1, text="case", kind="unsupported", score=0.7
+        ),
+    ]
+    claim = ClaimVerdict(
+        item_id="a",
+        claim_id="a:0",
+        text=text,
+        label=VerdictLabel.CONTRADICTED,
+        probs=(0.05, 0.9, 0.05),
+        p_supported=0.05,
+        spans=spans,
+    )
+    markup = _highlighted(claim, 200)
+    assert (
+        "[bold red]310[/bold red]" in markup
+        and "[underline yellow]case[/underline yellow]" in markup
+    )
+    console = Console(record=True, width=200, color_system="truecolor")
+    console.print(markup)
+    assert console.export_text().strip() == text  # "[red]" and the backslash are text, not markup
+    cut = _highlighted(claim, 22)  # cut inside the contradicted span: the styled part ends there
+    assert cut.endswith("[bold red]3[/bold red]…")

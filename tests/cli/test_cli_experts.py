@@ -56,6 +56,27 @@ def test_list_and_explain(home: Path, tmp_path: Path) -> None:
     assert "differs" in rows["numbers"]["why"]
 
 
+def test_an_unrouted_alignment_expert_is_listed_and_explains_its_spans(
+    home: Path, tmp_path: Path
+) -> None:
+    alignment = {"name": "alignment", "kind": "alignment", "routed": False}
+    reg = str(write_registry(tmp_path / "r.yaml", [*FAST, alignment]))
+    runner = CliRunner()
+    listed = json.loads(
+        runner.invoke(_app(), ["experts", "list", "--registry", reg, "--json"]).output
+    )
+    assert [(e["name"], e["routed"]) for e in listed["experts"]][-1] == ("alignment", False)
+    table = runner.invoke(_app(), ["experts", "list", "--registry", reg]).output
+    assert "no (reads spans)" in table
+    claim, evidence = "The red tower is 300 m tall.", "The tower is 330 m tall."
+    explained = runner.invoke(_app(), ["experts", "explain", claim, evidence, "--registry", reg])
+    assert explained.exit_code == 0, explained.output
+    out = explained.output  # after the model's loading bar (stderr)
+    row = json.loads(out[out.index("{") :])["alignment"]
+    assert row["gate_weight"] == 0.0
+    assert "contradicted '300'" in row["why"] and "unsupported 'red'" in row["why"]
+
+
 def test_train_gate_command(prefect_harness, home: Path, tmp_path: Path) -> None:
     reg = str(write_registry(tmp_path / "r.yaml", FAST))
     data = tmp_path / "pairs.jsonl"
@@ -66,3 +87,20 @@ def test_train_gate_command(prefect_harness, home: Path, tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output[result.output.index("{") :])
     assert summary["version"] == "v1" and (home / "models" / "gate.pt").exists()
+
+
+def test_export_onnx_writes_each_cross_encoder_once_into_home(home: Path, tmp_path: Path) -> None:
+    from tests.experts.tiny_models import make_tiny_cross_encoder
+
+    tiny = make_tiny_cross_encoder(tmp_path / "tiny")
+    entries = [*FAST, {"name": "tiny", "kind": "cross_encoder", "weights": str(tiny)}]
+    reg = str(write_registry(tmp_path / "r.yaml", entries))
+    runner = CliRunner()
+    result = runner.invoke(_app(), ["experts", "export-onnx", "--registry", reg])
+    assert result.exit_code == 0, result.output
+    files = sorted((home / "models" / "onnx").rglob("*.onnx"))
+    assert [f.name for f in files] == ["model.onnx", "model_int8.onnx"]
+    assert all(str(f) in result.output for f in files)
+    stamps = [f.stat().st_mtime_ns for f in files]
+    again = runner.invoke(_app(), ["experts", "export-onnx", "--registry", reg])
+    assert again.exit_code == 0 and [f.stat().st_mtime_ns for f in files] == stamps

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from tests.quality import quality_data as data
 from verdictflow.config import reset_settings
-from verdictflow.contracts import STORED, ClaimVerdict, Item, ItemVerdict, VerdictLabel
+from verdictflow.contracts import STORED, ClaimVerdict, Item, ItemVerdict, Span, VerdictLabel
 from verdictflow.inputs import coerce_items
 
 
@@ -28,6 +28,8 @@ def _rule(exc: pytest.ExceptionInfo) -> str:
 ITEM_CASES = [
     ({}, {"id": "blank", "text": "   \n "}, "text"),
     ({}, {"id": "bad\x07id", "text": "Some text."}, "id"),
+    ({}, {"id": "surrogate", "text": "A lone \udc00 surrogate."}, "encoding"),
+    ({}, {"id": "ctx-surrogate", "text": "Fine text.", "context": "\ud800"}, "encoding"),
     ({"QUALITY__MAX_ID_CHARS": "10"}, {"id": "i" * 11, "text": "Some text."}, "id"),
     ({"VERIFY__MAX_ITEM_CHARS": "60"}, {"id": "long", "text": "x" * 61}, "max_size"),
     ({"QUALITY__MIN_ITEM_CHARS": "20"}, {"id": "short", "text": "Too short."}, "text_length"),
@@ -123,3 +125,35 @@ def test_the_deciding_claim_is_the_worst_label_then_the_lowest_probability(home)
         ).deciding_claim
         is None
     )
+
+
+SPAN_CASES = [
+    ({"start": 3, "end": 3, "text": ""}, "span"),
+    ({"start": -1, "end": 2, "text": "Pa"}, "span"),
+    ({"text": "Paris"}, "span"),  # not as long as [0, 4)
+    ({"score": 1.5}, "span"),
+    ({"kind": "wrong"}, "literal_error"),
+]
+
+
+@pytest.mark.parametrize(("changes", "rule"), SPAN_CASES)
+def test_a_span_breaking_a_rule_names_it(changes, rule) -> None:
+    good = {"start": 0, "end": 4, "text": "Pari", "kind": "unsupported", "score": 0.7}
+    with pytest.raises(ValidationError) as exc:
+        Span(**{**good, **changes})
+    assert _rule(exc) == rule
+
+
+def test_a_verdict_s_spans_point_at_its_claim_text_and_load_back(home) -> None:
+    text = "Zürich is a city."  # "Paris is a city." of the data, in non-ASCII
+    city = Span(start=12, end=16, text="city", kind="contradicted", score=0.9)
+    verdict = data.claim_verdict("s", (0.1, 0.8, 0.1), text=text, spans=[city])
+    assert verdict.text[city.start : city.end] == "city"
+    assert ClaimVerdict.model_validate(verdict.model_dump(), context=STORED) == verdict
+    for bad in (
+        Span(start=0, end=6, text="Zurich", kind="unsupported", score=0.5),  # not the text
+        Span(start=14, end=18, text="ty. ", kind="unsupported", score=0.5),  # past its end
+    ):
+        with pytest.raises(ValidationError) as exc:
+            data.claim_verdict("s", (0.1, 0.8, 0.1), text=text, spans=[bad])
+        assert _rule(exc) == "span"

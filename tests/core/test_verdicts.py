@@ -1,4 +1,4 @@
-from verdictflow.contracts import Claim, ClaimVerdict, Item, VerdictLabel
+from verdictflow.contracts import Claim, ClaimVerdict, Item, Span, VerdictLabel
 from verdictflow.verdicts import group_items, item_verdict, no_evidence_verdict, output_row, run_key
 
 
@@ -47,3 +47,27 @@ def test_run_key_depends_on_content_and_parameters():
     assert run_key(items, {"k": 1}) == run_key(list(items), {"k": 1})
     assert run_key(items, {"k": 1}) != run_key(items, {"k": 2})
     assert run_key(items, {"k": 1}) != run_key([Item(id="a", text="Two.")], {"k": 1})
+
+
+def test_output_rows_carry_each_claim_s_spans():
+    text = "The Aurora X2 weigh 310 grams."
+    span = Span(start=20, end=23, text="310", kind="contradicted", score=0.95)
+    claim = ClaimVerdict(
+        item_id="a",
+        claim_id="a:0",
+        text=text,
+        label=VerdictLabel.CONTRADICTED,
+        probs=(0.05, 0.9, 0.05),
+        p_supported=0.05,
+        spans=[span],
+    )
+    (row,) = output_row(item_verdict("a", [claim]), "run-1")["claims"]
+    assert row["spans"] == [
+        {"start": 20, "end": 23, "text": "310", "kind": "contradicted", "score": 0.95}
+    ]
+    assert (
+        output_row(item_verdict("b", [_cv("b:0", VerdictLabel.SUPPORTED, 0.9)]), "r")["claims"][0][
+            "spans"
+        ]
+        == []
+    )

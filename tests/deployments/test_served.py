@@ -397,3 +397,87 @@ def test_watch_reingests_a_changed_file_and_the_trigger_reprocesses_its_items(se
     assert "3 hours" in after.claims[0].evidence[0].text  # the new text was the evidence
     assert after.p_supported < before.p_supported  # 8 hours is no longer backed
     assert before.label.value == "supported" and after.label.value == "contradicted"
+
+
+JOB_ITEMS = [
+    {"id": "job-kettle-volume", "text": "The Aurora K2 kettle holds 1.7 litres."},
+    {"id": "job-kettle-boil", "text": "The Aurora K2 boils water in nine minutes."},
+]
+FINAL_STATES = {"Completed", "Failed", "Crashed", "Cancelled"}
+
+
+def polled_run_ids(client, flow_run_id: str) -> list[str]:
+    """The verify runs ``GET /v1/jobs/{id}`` says the job stored."""
+    answer = client.get(f"/v1/jobs/{flow_run_id}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()["run_ids"]
+
+
+def test_post_jobs_starts_the_served_verify_dataset_and_its_verdicts_are_read_over_http(served):
+    """``POST /v1/jobs`` of a real ``verdictflow api`` (PREFECT_API_URL at the module's
+    server) starts the served verify-dataset deployment; ``GET /v1/jobs/{id}`` follows it to
+    Completed; ``GET /v1/runs`` then holds the run and its verdicts. (Kettle items: they cite
+    aurora.txt, which no test changes, so no reprocessing of this run can follow.)"""
+    import uuid
+
+    from deployments.server import stop_process_group
+    from tests.deployments.api.conftest import start_api
+    from tests.experts.test_gate import FAST
+    from tests.experts.tiny_models import write_registry
+
+    api, home, tmp = served["api"], served["home"], served["tmp"]
+    dataset = corpus.write_jsonl(tmp / "job-records.jsonl", JOB_ITEMS)
+    registry = write_registry(tmp / "api-registry.yaml", FAST)  # the API scores nothing here
+    server = start_api(
+        tmp / "api-home",
+        corpus.db_url(home),
+        registry,
+        extra_env={"PREFECT_API_URL": api, "VERDICTFLOW_API__RATE_PER_S": "0"},
+    )
+    try:
+        key = server.key("verify", "read")
+        with server.client(key) as client:
+            known = {r["run_id"] for r in client.get("/v1/runs?kind=verify&limit=200").json()}
+            started = client.post("/v1/jobs", json={"dataset": {"path": str(dataset)}})
+            assert started.status_code == 202, started.text + server.log_tail()
+            job = started.json()
+            assert job["deployment"] == "verify-dataset/verify-dataset"
+            flow_run_id = str(uuid.UUID(job["flow_run_id"]))
+
+            deadline = time.monotonic() + 300
+            state = job["state"]
+            while state not in FINAL_STATES:
+                assert time.monotonic() < deadline, f"job still {state} after 300 s"
+                time.sleep(1)
+                polled = client.get(f"/v1/jobs/{flow_run_id}")
+                assert polled.status_code == 200, polled.text
+                assert polled.json()["flow_run_id"] == flow_run_id
+                state = polled.json()["state"]
+            assert state == "Completed", polled.json()
+
+            runs = client.get("/v1/runs?kind=verify&limit=200").json()
+            new = [r["run_id"] for r in runs if r["run_id"] not in known]
+            details = [client.get(f"/v1/runs/{run_id}").json() for run_id in new]
+            [run] = [
+                d
+                for d in details
+                if {v["id"] for v in d["verdicts"]} == {"job-kettle-volume", "job-kettle-boil"}
+            ]
+            assert run["status"] == "completed" and run["counts"]["items"] == 2
+            # The job names the run it stored.
+            assert polled_run_ids(client, flow_run_id) == [run["run_id"]]
+            verdicts = {v["id"]: v for v in run["verdicts"]}
+            assert verdicts["job-kettle-volume"]["verdict"] == "supported"
+            evidence = verdicts["job-kettle-volume"]["claims"][0]["evidence"]
+            assert {e["doc_id"] for e in evidence} == {"aurora.txt"}
+            history = client.get("/v1/items/job-kettle-boil/verdicts").json()
+            assert run["run_id"] in {h["run_id"] for h in history}
+
+            missing = str(uuid.uuid4())
+            unknown = client.get(f"/v1/jobs/{missing}")
+            assert unknown.status_code == 404 and missing in unknown.json()["detail"]
+        entries = server.store.audit_entries(key_id=key.split("_")[1], limit=10)
+        assert ("job", flow_run_id) in {(e["action"], e["target"]) for e in entries}
+    finally:
+        stop_process_group(server.process)
+        server.repository.dispose()

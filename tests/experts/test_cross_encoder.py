@@ -121,3 +121,21 @@ def test_serving_training_and_sentence_transformers_score_alike(
     plain = CrossEncoder(str(tiny_folder), local_files_only=True, max_length=meta["max_length"])
     st = plain.predict(list(zip(first, second, strict=True)), apply_softmax=True)
     np.testing.assert_allclose(st, served, atol=1e-5)
+
+
+def test_onnx_backends_read_pairs_as_torch_does_and_export_once(
+    tiny_folder: Path, expert: CrossEncoderExpert, home: Path
+) -> None:
+    from experts.verifiers.onnx_backend import onnx_path
+
+    torch_probs = expert.predict(PAIRS)
+    fp32 = CrossEncoderExpert(tiny_folder, name="tiny", batch_size=2, backend="onnx")
+    assert fp32.onnx is not None and fp32.onnx.file == onnx_path(tiny_folder, "onnx", home)
+    np.testing.assert_allclose(fp32.predict(PAIRS), torch_probs, atol=1e-4)
+    int8 = CrossEncoderExpert(tiny_folder, name="tiny", batch_size=2, backend="onnx-int8")
+    assert int8.onnx.file.name == "model_int8.onnx" and int8.onnx.file.exists()
+    np.testing.assert_allclose(int8.predict(PAIRS), torch_probs, atol=0.05)
+    # Cached: a second expert on the same weights exports nothing again.
+    stamp = fp32.onnx.file.stat().st_mtime_ns
+    again = CrossEncoderExpert(tiny_folder, name="tiny", backend="onnx")
+    assert again.onnx.file.stat().st_mtime_ns == stamp

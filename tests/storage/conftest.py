@@ -9,7 +9,14 @@ from collections.abc import Iterator
 import pytest
 
 from storage.repository import Repository
-from verdictflow.contracts import ClaimScore, ClaimVerdict, Evidence, ItemVerdict, VerdictLabel
+from verdictflow.contracts import (
+    ClaimScore,
+    ClaimVerdict,
+    Evidence,
+    ItemVerdict,
+    Span,
+    VerdictLabel,
+)
 
 
 @pytest.fixture
@@ -69,6 +76,7 @@ def make_verdicts(
                     best_evidence=evidence[0].chunk_id if evidence else None,
                     experts={"similarity": 0.6, "numbers": 0.4},
                     no_evidence=not evidence,
+                    spans=_spans(f"claim {j} of {item_id}", j),
                 )
             )
         weakest = min(claims, key=lambda c: c.p_supported)
@@ -78,6 +86,17 @@ def make_verdicts(
             )
         )
     return out
+
+
+def _spans(text: str, j: int) -> list[Span]:
+    """Every other claim carries spans: its first word unsupported, its item id contradicted."""
+    if j % 2:
+        return []
+    item = text.rindex("item")
+    return [
+        Span(start=0, end=5, text=text[:5], kind="unsupported", score=0.75),
+        Span(start=item, end=len(text), text=text[item:], kind="contradicted", score=0.5),
+    ]
 
 
 def make_scores(

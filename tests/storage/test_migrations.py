@@ -82,3 +82,38 @@ def test_downgrade_to_base_and_back(fresh_url: str) -> None:
         assert schema_diff(repo.engine) == []
     finally:
         repo.dispose()
+
+
+def test_verdicts_stored_before_spans_read_back_with_none(fresh_url: str) -> None:
+    from storage.queries import load_item_verdicts
+
+    repo = Repository(fresh_url)
+    try:
+        repo.upgrade()
+        with repo.engine.begin() as conn:
+            command.downgrade(alembic_config(connection=conn), "0003")
+        assert "spans" not in {
+            c["name"] for c in sa.inspect(repo.engine).get_columns("claim_verdicts")
+        }
+        with repo.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO claim_verdicts (run_id, claim_id, item_id, idx, text, label, "
+                    "p_supported, p_contradicted, p_nei, uncertainty, abstained, experts, "
+                    "no_evidence) VALUES ('r', 'c', 'i', 0, 'Old claim.', 'supported', 0.9, "
+                    "0.05, 0.05, 0.0, false, '{}', false)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO item_verdicts (run_id, item_id, label, p_supported, n_claims) "
+                    "VALUES ('r', 'i', 'supported', 0.9, 1)"
+                )
+            )
+        repo.upgrade()
+        assert current_revision(repo.engine) == head_revision() and schema_diff(repo.engine) == []
+        with repo.engine.connect() as conn:
+            (verdict,) = load_item_verdicts(conn, "r")
+        assert verdict.claims[0].text == "Old claim." and verdict.claims[0].spans == []
+    finally:
+        repo.dispose()

@@ -9,6 +9,7 @@ import pytest
 
 from storage.repository import Repository
 from tests.storage.conftest import make_scores, make_verdicts
+from verdictflow.config import reset_settings
 from verdictflow.contracts import (
     Claim,
     DocumentRecord,
@@ -163,6 +164,23 @@ def test_verdicts_round_trip(repo: Repository, run_id: str) -> None:
     assert loaded == list(reversed(verdicts))
     assert repo.claim_ids_done(run_id) == {c.claim_id for v in verdicts for c in v.claims}
     assert repo.claim_ids_done(run_id + "-none") == set()
+
+
+def test_spans_read_back_through_insert_and_copy(
+    repo: Repository, run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verdicts = make_verdicts(6, claims_per_item=2, seed=11)
+    assert any(c.spans for v in verdicts for c in v.claims)
+    repo.save_verdicts(run_id, verdicts[:3])  # a few rows: INSERT
+    monkeypatch.setenv("VERDICTFLOW_STORAGE__COPY_MIN_ROWS", "1")
+    reset_settings()
+    try:
+        repo.save_verdicts(run_id, verdicts)  # the rest: COPY on PostgreSQL
+    finally:
+        monkeypatch.delenv("VERDICTFLOW_STORAGE__COPY_MIN_ROWS")
+        reset_settings()
+    loaded = {c.claim_id: c.spans for v in repo.load_item_verdicts(run_id) for c in v.claims}
+    assert loaded == {c.claim_id: c.spans for v in verdicts for c in v.claims}
 
 
 def test_verdicts_resume_in_parts(repo: Repository, run_id: str) -> None:

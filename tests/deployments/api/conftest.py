@@ -30,6 +30,8 @@ LIMITS = {
     "VERDICTFLOW_API__RATE_BURST": "12",
     "VERDICTFLOW_API__MAX_BODY_BYTES": "65536",
     "VERDICTFLOW_API__MAX_BATCH_ITEMS": "8",
+    # Concurrent requests wait long for each other's pairs (a lone one never waits).
+    "VERDICTFLOW_API__BATCH_WAIT_MS": "5000",
 }
 
 
@@ -72,8 +74,11 @@ class ApiServer:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
 
 
-def server_env(home: Path, db_url: str, registry: Path) -> dict[str, str]:
-    """The environment of an API subprocess: its own home and database, the fast experts."""
+def server_env(
+    home: Path, db_url: str, registry: Path, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of an API subprocess: its own home and database, the fast experts
+    (``extra`` overrides, e.g. a PREFECT_API_URL or other limits)."""
     env = dict(os.environ)
     env.update(
         {
@@ -87,13 +92,21 @@ def server_env(home: Path, db_url: str, registry: Path) -> dict[str, str]:
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONPATH": str(REPO),
             **LIMITS,
+            **(extra or {}),
         }
     )
     return env
 
 
-def start_api(home: Path, db_url: str, registry: Path, timeout_s: float = 180) -> ApiServer:
-    """``verdictflow api`` on a free port, once /healthz answers."""
+def start_api(
+    home: Path,
+    db_url: str,
+    registry: Path,
+    timeout_s: float = 180,
+    extra_env: dict[str, str] | None = None,
+) -> ApiServer:
+    """``verdictflow api`` on a free port, once /healthz answers (``extra_env``: see
+    ``server_env``)."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = home / "api.log"
@@ -101,7 +114,7 @@ def start_api(home: Path, db_url: str, registry: Path, timeout_s: float = 180) -
         process = subprocess.Popen(
             [sys.executable, "-m", "deployments.cli", "-v", "api", "--port", str(port)],
             cwd=REPO,
-            env=server_env(home, db_url, registry),
+            env=server_env(home, db_url, registry, extra_env),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

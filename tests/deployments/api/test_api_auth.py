@@ -139,3 +139,20 @@ def test_bodies_and_batches_over_the_limits_get_413(api_server: ApiServer) -> No
         assert "POST /v1/jobs" in response.json()["detail"]
         # Unauthenticated and oversized: refused before anything reads it.
         assert httpx.post(f"{api_server.url}/v1/verify", json=big).status_code == 413
+
+
+def test_a_key_in_x_api_key_is_checked_like_a_bearer_token(api_server: ApiServer) -> None:
+    key = api_server.key("read")
+    record = api_server.store.check_key(key)
+    assert record is not None
+    with api_server.client() as client:
+        assert client.get("/v1/runs", headers={"X-API-Key": key}).status_code == 200
+        # Another scheme than Bearer carries no key.
+        basic = client.get("/v1/runs", headers={"Authorization": f"Basic {key}"})
+        assert basic.status_code == 401 and "API key is required" in basic.json()["detail"]
+        # A key outside its scopes and a revoked key are refused in this header too.
+        refused = client.post("/v1/verify", headers={"X-API-Key": key}, json=ROUTES[0][3])
+        assert refused.status_code == 403 and "'verify'" in refused.json()["detail"]
+        assert api_server.store.revoke_key(record.key_id)
+        revoked = client.get("/v1/runs", headers={"X-API-Key": key})
+        assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]

@@ -41,6 +41,9 @@ def test_a_verdict_is_stored_and_read_back_as_the_cli_writes_it(api_server: ApiS
         run_id = body["run_id"]
         assert [v["id"] for v in body["verdicts"]] == [g["id"] for g in GOOD]
         assert len(body["verdicts"][1]["claims"]) == 2
+        # The changed value is highlighted: a contradicted span over "2.5" (the CLI's rows).
+        weight = body["verdicts"][1]["claims"][1]
+        assert {(s["text"], s["kind"]) for s in weight["spans"]} == {("2.5", "contradicted")}
         for row in body["verdicts"]:
             assert row["run_id"] == run_id
             assert row["verdict"] in {"supported", "contradicted", "unsupported", "uncertain"}
