@@ -22,8 +22,30 @@ PRIORITY = {"contradicted": 2, "unsupported": 1, "supported": 0}
 # and, like numbers, backed only by the same word in the evidence (a vector puts "before"
 # next to "after", "all" next to "some").
 KEY_WORDS = frozenset(
-    "all some every each many few fewer most least several only both always sometimes "
-    "more less before after above below first last".split()
+    [
+        "all",
+        "some",
+        "every",
+        "each",
+        "many",
+        "few",
+        "fewer",
+        "most",
+        "least",
+        "several",
+        "only",
+        "both",
+        "always",
+        "sometimes",
+        "more",
+        "less",
+        "before",
+        "after",
+        "above",
+        "below",
+        "first",
+        "last",
+    ]
 )
 ReadingKind = Literal["supported", "unsupported", "contradicted"]
 
