@@ -276,9 +276,14 @@ def verifier_figures(sets: dict[str, pd.DataFrame], expert, dev_keys: tuple[str,
     return out
 
 
-def mixture_figures(dev: dict[str, pd.DataFrame], test: dict[str, pd.DataFrame]) -> dict:
+def mixture_figures(
+    dev: dict[str, pd.DataFrame], test: dict[str, pd.DataFrame], alignment_prior: float = 2.0
+) -> dict:
     """Test AUROC of the gated mixture and of a dev-fitted combiner, with and without the
-    alignment expert routed (the registry prior routes; every expert scores every pair)."""
+    alignment expert routed (the registry prior routes; every expert scores every pair).
+
+    With it, its prior is ``alignment_prior``: 2 puts it second after the generalist (3) on
+    claims no keyword sends elsewhere; at 1 it ties with the others and never wins a slot."""
     import yaml
     from sklearn.metrics import roc_auc_score
 
@@ -297,6 +302,8 @@ def mixture_figures(dev: dict[str, pd.DataFrame], test: dict[str, pd.DataFrame])
     raw = yaml.safe_load(SHIPPED_REGISTRY.read_text())
     for entry in raw["experts"]:
         entry["routed"] = True
+        if entry["kind"] == "alignment":
+            entry["prior"] = alignment_prior
         if entry.get("weights"):
             entry["weights"] = str(SHIPPED_REGISTRY.parent.parent / entry["weights"])
     folder = Path(tempfile.mkdtemp(prefix="spans-mixture-"))
@@ -327,7 +334,7 @@ def mixture_figures(dev: dict[str, pd.DataFrame], test: dict[str, pd.DataFrame])
         feats = stack_features(routing.mask, outputs, names, pair_cheap_features(pairs))
         return routing, names, feats
 
-    out: dict = {"k": k, "auroc": {}}
+    out: dict = {"k": k, "alignment_prior": alignment_prior, "auroc": {}}
     for variant, chosen in variants.items():
         xs, ys = [], []
         for name, entry in dev_scores.items():
@@ -419,7 +426,12 @@ def markdown(result: dict) -> str:
     if "mixture" in result:
         mix = result["mixture"]
         cols = list(mix["mean"])
-        lines += ["", f"## Mixture with and without it (prior gate, top-{mix['k']}; AUROC)", ""]
+        lines += [
+            "",
+            f"## Mixture with and without it (prior gate, top-{mix['k']}, its prior "
+            f"{mix.get('alignment_prior', 1.0)}; test AUROC)",
+            "",
+        ]
         lines += ["| set | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
         for name, row in [*mix["auroc"].items(), ("mean", mix["mean"])]:
             lines.append(f"| {name} | " + " | ".join(str(row[c]) for c in cols) + " |")
@@ -441,6 +453,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=1000, help="Verifier pairs per split.")
     parser.add_argument("--mixture", type=int, default=0, metavar="PAIRS", help="Mixture pairs.")
     parser.add_argument("--no-demo", action="store_true", help="Skip the demo check.")
+    parser.add_argument(
+        "--mixture-only", action="store_true", help="Only the mixture (updates --json in place)."
+    )
+    parser.add_argument("--alignment-prior", type=float, default=2.0, help="Its prior, routed.")
     parser.add_argument("--json", type=Path, default=RESULTS / "spans.json")
     args = parser.parse_args()
 
@@ -452,6 +468,11 @@ def main() -> None:
     from verdictflow.config import get_settings
 
     seed = get_settings().training.seed
+    if args.mixture_only:
+        result = json.loads(args.json.read_text()) if args.json.exists() else {}
+        result["mixture"] = _mixture(args.mixture or 300, seed, args.alignment_prior)
+        _write(result, args.json)
+        return
     vitaminc = vdata.splits(vdata.load_vitaminc(), "page")
     frames = [news_articles()]
     for name in SQUAD_SHIFTS:
@@ -517,18 +538,29 @@ def main() -> None:
         )
     result["verifier"] = verifier_figures(verifier_sets, expert, ("vitaminc dev", "synthetic dev"))
     if args.mixture:
-        loaded = vdata.load_datasets(vdata.DATASETS)
-        parts = {ds: vdata.splits(df, col) for ds, (df, col) in loaded.items()}
-        dev = {ds: sample_eval(p["dev"], args.mixture, seed) for ds, p in parts.items()}
-        test = {ds: sample_eval(p["test"], args.mixture, seed) for ds, p in parts.items()}
-        result["mixture"] = mixture_figures(dev, test)
+        result["mixture"] = _mixture(args.mixture, seed, args.alignment_prior)
     if not args.no_demo:
         result["demo"] = demo_check()
+    _write(result, args.json)
+
+
+def _mixture(pairs: int, seed: int, alignment_prior: float) -> dict:
+    from experts.training import data as vdata
+    from experts.training.train_run import sample_eval
+
+    loaded = vdata.load_datasets(vdata.DATASETS)
+    parts = {ds: vdata.splits(df, col) for ds, (df, col) in loaded.items()}
+    dev = {ds: sample_eval(p["dev"], pairs, seed) for ds, p in parts.items()}
+    test = {ds: sample_eval(p["test"], pairs, seed) for ds, p in parts.items()}
+    return mixture_figures(dev, test, alignment_prior)
+
+
+def _write(result: dict, path: Path) -> None:
     text = markdown(result)
     print(text)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    args.json.with_suffix(".md").write_text(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    path.with_suffix(".md").write_text(text)
 
 
 if __name__ == "__main__":
