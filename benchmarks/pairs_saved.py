@@ -25,17 +25,12 @@ def one(items, labels: np.ndarray, windows: int, experts: int | None) -> dict:
     """Pairs, seconds and AUROC of one setting on one data set's items."""
     from experts.evaluation.metrics import auroc
     from experts.mixture.scoring import Scorer
-    from experts.registry import load_registry, window_tokens
-    from retrieval.evidence import gather_evidence
+    from experts.registry import load_registry
     from tasks import stages
-    from verdictflow.config import get_settings
     from verdictflow.verdicts import group_items
 
-    settings = get_settings()
     claims = stages.claims_of(items)
-    window = window_tokens(settings.experts.registry)
-    overlap = int(window * settings.experts.window_overlap)
-    evidence = gather_evidence(claims, k=windows, window=window, overlap=overlap)
+    evidence = stages.evidence_for(claims, k=windows)
     started = time.perf_counter()
     scoring = Scorer(top_k=experts or len(load_registry())).score(claims, evidence)
     seconds = time.perf_counter() - started

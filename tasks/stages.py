@@ -38,12 +38,13 @@ def claims_of(items: list[Item]) -> list[Claim]:
     return [claim for item in items for claim in split_claims(item)]
 
 
-def evidence_for(claims: list[Claim]) -> dict[str, list[Evidence]]:
-    """Evidence per claim, the item's own context else the corpus, in windows the experts
-    read whole (``experts.registry.window_tokens``)."""
+def evidence_for(claims: list[Claim], k: int | None = None) -> dict[str, list[Evidence]]:
+    """Evidence per claim (``k`` windows or chunks each; None: ``retrieval.top_k``), the item's
+    own context else the corpus, in windows the experts read whole
+    (``experts.registry.window_tokens``)."""
     window = window_tokens(get_settings().experts.registry)
     overlap = int(window * get_settings().experts.window_overlap)
-    return gather_evidence(claims, window=window, overlap=overlap)
+    return gather_evidence(claims, k=k, window=window, overlap=overlap)
 
 
 def decide(
@@ -60,7 +61,7 @@ def _root_flow_run() -> str | None:
     """The outermost Prefect flow run this stage runs in (a job's id), else None."""
     from prefect.runtime import flow_run
 
-    found = flow_run.root_flow_run_id or flow_run.id
+    found = flow_run.root_flow_run_id  # the run itself when it has no parent; None outside
     return str(found) if found else None
 
 
