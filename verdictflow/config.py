@@ -155,7 +155,15 @@ class TrainingSettings(BaseModel):
 
     data_dir: Path | None = Field(None, description="Downloaded training data; None: HOME/data.")
     output_dir: Path = Field(REPO_ROOT / "models", description="Where trained experts are saved.")
-    seed: int = 13
+    seed: int = Field(13, description="Seed of the splits (by group) and of the data loaders.")
+    run_seed: int | None = Field(
+        None,
+        description="Seed of a run's sampling and batch order; None: ``seed``. A warm-started run "
+        "sets another so it sees other rows than the run it continues (the splits stay).",
+    )
+    label_smoothing: float = Field(
+        0.0, description="Share of each target spread over the labels (0: none)."
+    )
     dev_fraction: float = Field(0.1, description="Share of groups (pages, documents) in dev.")
     test_fraction: float = Field(0.1, description="Share of groups in test.")
     max_length: int = Field(128, description="Token limit of an (evidence, claim) pair.")
@@ -183,6 +191,36 @@ class TrainingSettings(BaseModel):
     warm_start: bool = Field(True, description="Specialists start from the trained generalist.")
     synthetic_per_transform: int = Field(
         6000, description="Synthetic pairs made per transform (experts.training.synthetic)."
+    )
+
+
+class DomainSettings(BaseModel):
+    """Domain experts trained on a user's own corpus (``verdictflow experts train-domain``)."""
+
+    minutes: float = Field(15.0, description="Training budget (wall clock) of one domain expert.")
+    max_steps: int = Field(600, description="Optimizer steps at most (the schedule's length).")
+    batch_size: int = 16
+    learning_rate: float = 2e-5
+    eval_every: int = Field(100, description="Steps between dev evaluations and checkpoints.")
+    pairs_per_transform: int = Field(
+        600, description="Synthetic pairs made per transform from the corpus."
+    )
+    hard_negatives: int = Field(
+        600, description="Claims taken from the most similar other document (not enough info)."
+    )
+    dev_fraction: float = Field(0.15, description="Share of the corpus's documents in dev.")
+    test_fraction: float = Field(0.15, description="Share of the corpus's documents in test.")
+    min_documents: int = Field(3, description="A corpus needs this many documents to split.")
+    centroid_quantile: float = Field(
+        0.1,
+        description="A claim is near the domain when its cosine to the corpus centroid reaches "
+        "this quantile of the corpus's own sentences.",
+    )
+    prior: float = Field(1.0, gt=0, description="The registry prior of a new domain expert.")
+    stale_share: float = Field(
+        0.2,
+        description="A domain is stale (event verdictflow.domain.stale) when more than this "
+        "share of the chunks it was trained on changed or went.",
     )
 
 
@@ -317,6 +355,7 @@ class Settings(BaseSettings):
     verify: VerifySettings = VerifySettings()
     quality: QualitySettings = QualitySettings()
     training: TrainingSettings = TrainingSettings()
+    domains: DomainSettings = DomainSettings()
     storage: StorageSettings = StorageSettings()
     orchestration: OrchestrationSettings = OrchestrationSettings()
     evaluation: EvaluationSettings = EvaluationSettings()

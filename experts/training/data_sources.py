@@ -63,6 +63,8 @@ def _copy_bigbench_tasks(root: Path) -> None:
             for archive in sorted(Path(tmp).glob("bigbench-*.tar.gz")):
                 shutil.unpack_archive(archive, Path(tmp) / "unpacked")
             tasks = sorted(Path(tmp).glob("**/bigbench/benchmark_tasks"))
+        if not tasks and result.returncode != 0:
+            raise vdata.pip_failure(vdata.BIGBENCH_SPEC, result)
         if not tasks:
             raise vdata.DataError(
                 f"{vdata.BIGBENCH_SPEC}: no benchmark_tasks after pip download: "

@@ -96,8 +96,13 @@ def class_weights(targets: np.ndarray, n_targets: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
-def pair_loss(logits, targets, weights):
-    """Weighted NLL; target 3 ('not_supported') on a 3-class model is -log(1 - p_supported)."""
+def pair_loss(logits, targets, weights, smoothing: float = 0.0):
+    """Weighted NLL; target 3 ('not_supported') on a 3-class model is -log(1 - p_supported).
+
+    With ``smoothing`` ε, each row's loss is ``(1 - ε) * NLL + ε * (mean NLL over the model's
+    labels)``: label smoothing, which keeps the logits from growing without end on the easy
+    rows (less overconfidence on text unlike the training data).
+    """
     import torch
 
     logp = torch.log_softmax(logits.float(), dim=-1)
@@ -107,6 +112,8 @@ def pair_loss(logits, targets, weights):
     else:
         full = logp
     nll = -full.gather(1, targets[:, None]).squeeze(1)
+    if smoothing:
+        nll = (1.0 - smoothing) * nll - smoothing * logp.mean(dim=-1)
     w = weights[targets]
     return (nll * w).sum() / w.sum()
 
@@ -219,7 +226,7 @@ def train_expert(
         y = torch.as_tensor(targets[idx], device=device)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
             logits = pair_logits(model, batch)
-        loss = pair_loss(logits, y, weights)
+        loss = pair_loss(logits, y, weights, cfg.label_smoothing)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()

@@ -29,6 +29,7 @@ class TrainingSpec:
     max_length: int | None = None
     max_steps: int | None = None
     learning_rate: float | None = None
+    label_smoothing: float | None = None
     warm_start_from: str | None = None  # a trained expert folder (relative: the repo root)
 
 
@@ -106,6 +107,7 @@ class TrainConfig:
     dev_pairs: int
     threads: int
     seed: int
+    label_smoothing: float = 0.0
     time_budget_s: float | None = None
     group_by_length: bool = True
     num_layers: int | None = None
@@ -129,13 +131,16 @@ class TrainConfig:
             patience=t.patience,
             dev_pairs=t.dev_pairs,
             threads=t.threads,
-            seed=t.seed,
+            seed=t.seed if t.run_seed is None else t.run_seed,
+            label_smoothing=t.label_smoothing,
             time_budget_s=t.time_budget_min * 60 if t.time_budget_min else None,
         )
         if spec is not None and not quick:
             cfg.max_length = spec.max_length or cfg.max_length
             cfg.max_steps = spec.max_steps or cfg.max_steps
             cfg.learning_rate = spec.learning_rate or cfg.learning_rate
+            if spec.label_smoothing is not None:
+                cfg.label_smoothing = spec.label_smoothing
         if quick:
             cfg.num_layers = t.quick_layers
             cfg.frozen_layers = 0

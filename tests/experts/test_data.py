@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from experts.training import data
+from tests.experts.downloads import load_or_skip
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +182,7 @@ def test_halueval_split_by_knowledge_does_not_leak(halueval_qa: pd.DataFrame) ->
 @pytest.mark.slow
 @pytest.mark.downloads
 def test_load_vitaminc_from_bigbench_archive(download_cache: Path) -> None:
-    df = data.load_vitaminc(cache_dir=download_cache)
+    df = load_or_skip(data.load_vitaminc, cache_dir=download_cache)
     assert list(df.columns) == ["evidence", "claim", "label", "page"]
     assert len(df) > 50_000
     assert set(df["label"]) == {"supported", "contradicted", "not_enough_info"}

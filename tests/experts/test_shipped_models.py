@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.experts.downloads import load_or_skip
+
 MODELS = Path(__file__).resolve().parents[2] / "models"
 EXPERTS = ("generalist", "qa", "long_sources")
 SAMPLE = 150
@@ -152,7 +154,7 @@ def test_splits(download_cache: Path):
                 df, col = vdata.load_halueval(HALUEVAL[ds], cache_dir=download_cache), "group"
             else:
                 assert ds == "vitaminc", ds
-                df, col = vdata.load_vitaminc(cache_dir=download_cache), "page"
+                df, col = load_or_skip(vdata.load_vitaminc, cache_dir=download_cache), "page"
             found[ds] = vdata.splits(df, col)["test"]
         return found[ds]
 

@@ -248,3 +248,35 @@ def test_length_grouped_order_is_a_shuffled_permutation_of_similar_length_batche
     assert spread < 0.2 * random_spread  # far less padding than random batches
     firsts = [int(b.max()) for b in batches[:20]]
     assert firsts != sorted(firsts)  # batch order is shuffled, not longest-first
+
+
+def test_label_smoothing_mixes_in_the_mean_nll_over_the_labels() -> None:
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]])
+    logp = torch.log_softmax(logits, dim=-1)
+    targets = torch.tensor([0, 3])
+    plain = pair_loss(logits, targets, torch.ones(4))
+    smoothed = pair_loss(logits, targets, torch.ones(4), smoothing=0.1)
+    expected = 0.9 * plain - 0.1 * logp.mean(dim=-1).mean()
+    assert torch.allclose(smoothed, expected, atol=1e-6)
+    # A confident right row costs more once smoothed: the logits are kept from growing.
+    sure = torch.tensor([[9.0, -9.0, -9.0]])
+    assert pair_loss(sure, torch.tensor([0]), torch.ones(4), smoothing=0.1) > pair_loss(
+        sure, torch.tensor([0]), torch.ones(4)
+    )
+
+
+def test_run_seed_changes_the_order_but_not_the_splits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from experts.training import data as vdata
+    from verdictflow.config import reset_settings
+
+    frame = pd.DataFrame({"group": [f"g{i}" for i in range(200)], "claim": ["c"] * 200})
+    before = vdata.splits(frame, "group")["test"]["group"].tolist()
+    monkeypatch.setenv("VERDICTFLOW_TRAINING__RUN_SEED", "99")
+    reset_settings()
+    try:
+        assert TrainConfig.from_settings().seed == 99
+        assert vdata.splits(frame, "group")["test"]["group"].tolist() == before
+    finally:
+        monkeypatch.delenv("VERDICTFLOW_TRAINING__RUN_SEED")
+        reset_settings()
+    assert TrainConfig.from_settings().seed == 13
