@@ -30,6 +30,8 @@ GATE_FORMAT = 1
 # Used when HOME has no gate. None ships: the learned gate misses changed numbers on product
 # specs that the prior catches (README, Quality); models/gate-learned.pt is opt-in.
 SHIPPED_GATE = REPO_ROOT / "models" / "gate.pt"
+# A pair's domain for routing: one, several (a claim type and a trained domain), or None.
+Domains = str | tuple[str, ...] | None
 
 
 class Gate(Protocol):
@@ -38,8 +40,9 @@ class Gate(Protocol):
     expert_names: list[str]
     version: str
 
-    def probs(self, pairs: Sequence[Pair], domains: Sequence[str | None] | None = None):
-        """Softmax weights over ``expert_names``, float array [n, E]."""
+    def probs(self, pairs: Sequence[Pair], domains: Sequence[Domains] | None = None):
+        """Softmax weights over ``expert_names``, float array [n, E]; ``domains``: per pair,
+        its domain, several, or None."""
         ...
 
 
@@ -58,22 +61,22 @@ class PriorGate:
         self.boost = get_settings().experts.gate_prior_boost if boost is None else boost
         self.version = "prior"
 
-    def logits(self, claim: str, domain: str | None = None) -> np.ndarray:
-        """Prior logit of each expert for one claim."""
+    def logits(self, claim: str, domain: str | tuple[str, ...] | None = None) -> np.ndarray:
+        """Prior logit of each expert for one claim in ``domain`` (one, several or None)."""
+        domains = set((domain,) if isinstance(domain, str) else domain or ())
         return np.array(
             [
                 np.log(s.prior)
-                + self.boost
-                * (s.keyword_hits(claim) + (domain is not None and domain in s.domains))
+                + self.boost * (s.keyword_hits(claim) + bool(domains & set(s.domains)))
                 for s in self.specs
             ]
         )
 
-    def probs(self, pairs: Sequence[Pair], domains: Sequence[str | None] | None = None):
+    def probs(self, pairs: Sequence[Pair], domains: Sequence[Domains] | None = None):
         if not pairs:
             return np.zeros((0, len(self.specs)))
         domains = domains or [None] * len(pairs)
-        cache: dict[tuple[str, str | None], np.ndarray] = {}
+        cache: dict[tuple[str, Domains], np.ndarray] = {}
         rows = []
         for (claim, _), domain in zip(pairs, domains, strict=True):
             key = (claim, domain)
@@ -124,7 +127,7 @@ class LearnedGate:
         self.expert_names = [n for n in self.trained_names if n in set(available)]
         return self
 
-    def probs(self, pairs: Sequence[Pair], domains: Sequence[str | None] | None = None):
+    def probs(self, pairs: Sequence[Pair], domains: Sequence[Domains] | None = None):
         if not pairs:
             return np.zeros((0, len(self.expert_names)))
         from experts.mixture.features import pair_features

@@ -17,13 +17,15 @@ from typing import Protocol
 import numpy as np
 
 from experts.base import check_probabilities
+from experts.mixture.domains import domain_profiles, pair_domains
 from experts.mixture.ensemble import combine, mixture
-from experts.mixture.gate import load_gate
+from experts.mixture.gate import Domains, load_gate
 from experts.mixture.routing import balance_score, top_k_route, utilisation
 from experts.mixture.stacking import load_stacker, pair_cheap_features, stack_features
 from experts.registry import cached_expert, load_registry, registry_path
 from experts.verifiers.entities import same_subject, subject_words
 from experts.verifiers.text import content_tokens, coverage
+from retrieval.embedding import embed_texts
 from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, ClaimScore, Evidence
 
@@ -143,17 +145,23 @@ class Scorer:
 
         pair_claims: list[int] = []
         pair_chunks: list[str] = []
+        pair_docs: list[str] = []
         pairs: list[tuple[str, str]] = []
-        domains: list[str | None] = []
+        domains: list[Domains] = []
         on_subject: list[bool] = []
         for ci, claim in enumerate(claims):
             names_in_claim = subject_words(claim.text)
             for ev in evidence.get(claim.claim_id, []):
                 pair_claims.append(ci)
                 pair_chunks.append(ev.chunk_id)
+                pair_docs.append(ev.doc_id)
                 pairs.append((claim.text, ev.text))
                 domains.append(_domain(claim, claim_domains))
                 on_subject.append(same_subject(names_in_claim, ev.text, ev.doc_id))
+        profiles = domain_profiles(specs)
+        if profiles and pairs:  # trained domains: by the evidence's document or the claim
+            vectors = embed_texts([c.text for c in claims])
+            domains = pair_domains(domains, pair_docs, pair_claims, vectors, profiles)
 
         started = time.perf_counter()
         probs = gate.probs(pairs, domains) if pairs else np.zeros((0, len(names)))

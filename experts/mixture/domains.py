@@ -1,0 +1,94 @@
+"""Domain experts in routing: which (claim, evidence) pairs belong to a trained domain.
+
+A domain expert (``verdictflow experts train-domain``) keeps a profile beside its weights,
+``domain.json``: the documents it was trained on, the centroid of its corpus's sentence
+embeddings and the cosine a claim needs to count as near it. A pair is in the domain when its
+evidence comes from one of those documents, or its claim is near the centroid; the prior gate
+then adds its domain boost to that expert (``PriorGate``), as it does for any matching domain.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from experts.registry import ExpertSpec
+
+PROFILE_FILE = "domain.json"
+
+
+@dataclass(frozen=True)
+class DomainProfile:
+    """What routing needs to know of one domain expert's corpus."""
+
+    name: str
+    doc_ids: frozenset[str]
+    centroid: np.ndarray
+    threshold: float
+
+    def near(self, vectors: np.ndarray) -> np.ndarray:
+        """bool [n]: the (normalised) claim embeddings close enough to the corpus."""
+        if len(vectors) == 0:
+            return np.zeros(0, dtype=bool)
+        return np.asarray(vectors, dtype=np.float32) @ self.centroid >= self.threshold
+
+
+def centroid_profile(sentence_vectors: np.ndarray, quantile: float) -> tuple[np.ndarray, float]:
+    """The normalised mean of a corpus's sentence embeddings and the ``quantile`` of its own
+    sentences' cosine to it (the threshold a claim must reach)."""
+    mean = np.asarray(sentence_vectors, dtype=np.float64).mean(axis=0)
+    centroid = mean / max(np.linalg.norm(mean), 1e-12)
+    cosines = np.asarray(sentence_vectors, dtype=np.float64) @ centroid
+    return centroid.astype(np.float32), float(np.quantile(cosines, quantile))
+
+
+@functools.lru_cache(maxsize=32)
+def _read(file: Path, mtime_ns: int) -> DomainProfile:
+    data = json.loads(file.read_text())
+    return DomainProfile(
+        name=str(data["name"]),
+        doc_ids=frozenset(data["doc_ids"]),
+        centroid=np.asarray(data["centroid"], dtype=np.float32),
+        threshold=float(data["threshold"]),
+    )
+
+
+def read_profile(weights: Path) -> DomainProfile | None:
+    """The profile saved with a domain expert's weights, or None (not a domain expert)."""
+    file = Path(weights) / PROFILE_FILE
+    return _read(file, file.stat().st_mtime_ns) if file.exists() else None
+
+
+def domain_profiles(specs: Sequence[ExpertSpec]) -> list[DomainProfile]:
+    """Profiles of the domain experts among ``specs``."""
+    found = (read_profile(s.weights) for s in specs if s.kind == "cross_encoder" and s.weights)
+    return [p for p in found if p is not None]
+
+
+def pair_domains(
+    base: Sequence[str | None],
+    evidence_docs: Sequence[str],
+    claim_rows: Sequence[int],
+    claim_vectors: np.ndarray,
+    profiles: Sequence[DomainProfile],
+) -> list[tuple[str, ...]]:
+    """Each pair's domains: its claim's (``base``) and those of the profiles it belongs to.
+
+    Args:
+        base: per pair, the claim's own domain (qa, long_source, ...) or None.
+        evidence_docs: per pair, the document its evidence comes from.
+        claim_rows: per pair, the row of its claim in ``claim_vectors``.
+        claim_vectors: normalised claim embeddings [claims, dim].
+        profiles: the domain experts' profiles.
+    """
+    near = {p.name: p.near(claim_vectors) for p in profiles}
+    out = []
+    for own, doc, row in zip(base, evidence_docs, claim_rows, strict=True):
+        found = tuple(p.name for p in profiles if doc in p.doc_ids or near[p.name][row])
+        out.append(((own,) if own else ()) + found)
+    return out
