@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+
+err = Console(stderr=True)
 
 # The labelled pairs the gate and the combiner learn from (train-gate, train-combiner).
 Source = Annotated[
@@ -31,26 +35,34 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
+        from experts.mixture.domains import domain_summary
         from experts.mixture.gate import load_gate
         from experts.registry import load_registry, registry_path
 
         specs = load_registry(registry, include_unrouted=True)
+        trained = {s.name: domain_summary(s) for s in specs}
         out = {
             "registry": str(registry_path(registry)),
             "gate": load_gate([s for s in specs if s.routed]).version,
-            "experts": [s.model_dump(mode="json", exclude={"options"}) for s in specs],
+            "experts": [
+                s.model_dump(mode="json", exclude={"options"}) | {"domain": trained[s.name]}
+                for s in specs
+            ],
         }
         if as_json:
             typer.echo(json.dumps(out, indent=2))
             return
         table = Table(title=f"experts of {out['registry']} (gate: {out['gate']})")
-        for column in ("name", "kind", "domains", "prior", "routed", "weights"):
+        columns = ("name", "kind", "domains", "prior", "routed", "corpus (age)", "weights")
+        for column in columns:
             table.add_column(column)
         for spec in specs:
             weights = str(spec.weights or "") if spec.kind == "cross_encoder" else "-"
             domains = ", ".join(spec.domains)
             routed = "yes" if spec.routed else "no (reads spans)"
-            table.add_row(spec.name, spec.kind, domains, f"{spec.prior:g}", routed, weights)
+            domain = trained[spec.name]
+            corpus = f"{domain['corpus_sha256'][:12]} ({domain['age']})" if domain else "-"
+            table.add_row(spec.name, spec.kind, domains, f"{spec.prior:g}", routed, corpus, weights)
         Console().print(table)
 
     @experts_app.command("explain")
@@ -97,6 +109,52 @@ def register(app: typer.Typer) -> None:
             model = load_cross_encoder(spec.weights)
             for backend in ("onnx", "onnx-int8") if int8 else ("onnx",):
                 typer.echo(f"{spec.name} {backend}: {export_onnx(model, spec.weights, backend)}")
+
+    @experts_app.command("train-domain")
+    def train_domain(
+        name: Annotated[str, typer.Argument(help="The expert's name; its domain's name too.")],
+        corpus: Annotated[
+            list[Path] | None,
+            typer.Option("--corpus", help="Files or folders of the domain's documents."),
+        ] = None,
+        from_store: Annotated[
+            bool, typer.Option("--from-store", help="The ingested chunks matching --filter.")
+        ] = False,
+        filter_: Annotated[
+            list[str] | None,
+            typer.Option("--filter", "-f", help="KEY=VALUE on domain, source or metadata."),
+        ] = None,
+        minutes: Annotated[
+            float | None, typer.Option(help="Training budget; default domains.minutes (15).")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="The summary as JSON.")] = False,
+    ) -> None:
+        """Train a domain expert on your own corpus (synthetic pairs, split by document) and
+        register it: the gate routes the domain's claims to it."""
+        from deployments.cli_retrieval import _parse_filters
+        from experts.training.domain_data import DomainCorpusError
+        from flows.train_domain import DomainCorpus, train_domain_expert
+
+        if bool(corpus) == from_store or (from_store and not filter_):
+            raise typer.BadParameter("give --corpus PATH..., or --from-store with --filter")
+        source = DomainCorpus(
+            paths=[str(p) for p in corpus or []], store_filter=_parse_filters(filter_)
+        )
+        try:
+            summary = train_domain_expert(name, source, minutes or 0.0)
+        except (DomainCorpusError, ValueError) as exc:
+            err.print(f"[red]{name}: {exc}[/red]", soft_wrap=True)
+            raise typer.Exit(code=1) from exc
+        if as_json:
+            typer.echo(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
+            return
+        test = summary["test"]
+        typer.echo(
+            f"{name}: {summary['pairs']['train']} training pairs from "
+            f"{summary['documents']['train']} documents, {summary['steps']} steps in "
+            f"{summary['train_seconds']:.0f} s; test documents AUROC {test['domain_auroc']} "
+            f"(the generalist: {test['base_auroc']}); registered in {summary['path']}"
+        )
 
     app.add_typer(experts_app, name="experts")
 

@@ -90,16 +90,15 @@ def load_registry(
         ValueError: the file is malformed (naming the entry and the rule it breaks).
     """
     file = registry_path(path)
-    stat = file.stat()
     specs: list[ExpertSpec] = []
-    for spec in _parse(file, stat.st_mtime_ns, stat.st_size):
+    for spec, source in _entries(file):
         if not spec.enabled or not (spec.routed or include_unrouted):
             continue
         if spec.kind == "cross_encoder":
-            found = resolve_weights(spec.weights, file) if spec.weights else None
+            found = resolve_weights(spec.weights, source) if spec.weights else None
             if found is None:
-                if (str(file), spec.name) not in _warned:
-                    _warned.add((str(file), spec.name))
+                if (str(source), spec.name) not in _warned:
+                    _warned.add((str(source), spec.name))
                     logger.warning(
                         "expert %r skipped: weights folder %s does not exist",
                         spec.name,
@@ -109,6 +108,60 @@ def load_registry(
             spec = spec.model_copy(update={"weights": found})
         specs.append(spec)
     return specs
+
+
+def domain_registry_file() -> Path:
+    """Where ``experts train-domain`` registers the domain experts it trains:
+    HOME/models/domains.yaml, read after the registry in force (no hand edits of it)."""
+    return get_settings().models_dir / "domains.yaml"
+
+
+def _entries(file: Path) -> list[tuple[ExpertSpec, Path]]:
+    """Every entry of ``file``, then of the domain registry, with the file it came from.
+
+    Raises:
+        ValueError: a name is in both files.
+    """
+    out = []
+    domains = domain_registry_file().resolve()
+    for source in (file, domains) if domains != file else (file,):
+        if source is domains and not source.exists():
+            continue
+        stat = source.stat()
+        out += [(spec, source) for spec in _parse(source, stat.st_mtime_ns, stat.st_size)]
+    names = [spec.name for spec, _ in out]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"expert registry {file} and {domains} both name {twice}")
+    return out
+
+
+def register_expert(entry: dict[str, Any]) -> Path:
+    """Add (or replace, by name) an entry of the domain registry; returns its file.
+
+    Raises:
+        ValueError: the entry breaks a rule of ``ExpertSpec``, or its name is taken by the
+            registry in force.
+    """
+    spec = ExpertSpec.model_validate(entry)
+    if any(
+        s.name == spec.name
+        for s, src in _entries(registry_path())
+        if src != domain_registry_file().resolve()
+    ):
+        raise ValueError(f"expert name {spec.name!r} is taken by {registry_path()}")
+    file = domain_registry_file()
+    raw = yaml.safe_load(file.read_text()) if file.exists() else None
+    entries = [e for e in (raw or {}).get("experts", []) if e.get("name") != spec.name]
+    entries.append(spec.model_dump(mode="json", exclude_defaults=True) | {"kind": spec.kind})
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp")
+    header = (
+        "# Domain experts, written by `verdictflow experts train-domain`; not edited by hand.\n"
+    )
+    tmp.write_text(header + yaml.safe_dump({"experts": entries}, sort_keys=False))
+    tmp.replace(file)
+    return file
 
 
 @functools.lru_cache(maxsize=16)

@@ -12,6 +12,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from retrieval.ingest import IngestPlan, summary_counts
+from tasks.domain import emit_stale_domains_task, has_domain_experts
 from tasks.ingest import (
     delete_documents_task,
     emit_changes_task,
@@ -118,6 +119,8 @@ def ingest_documents(
         t2 = time.perf_counter()
         changes = plan.changes + unrecorded_changes_task(plan, paths)
         emit_changes_task(changes, run_id)
+        if changes and has_domain_experts():  # domain experts to keep current
+            emit_stale_domains_task(run_id)
         record_documents_task(plan, n_chunks, [c.doc_id for c in changes if c.change == "deleted"])
     except BaseException:
         finish_run_task(run_id, "failed", {}, {"total_s": time.perf_counter() - t0})

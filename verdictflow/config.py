@@ -216,7 +216,16 @@ class DomainSettings(BaseModel):
         description="A claim is near the domain when its cosine to the corpus centroid reaches "
         "this quantile of the corpus's own sentences.",
     )
-    prior: float = Field(1.0, gt=0, description="The registry prior of a new domain expert.")
+    epochs: float = Field(4.0, description="Passes over the training pairs at most.")
+    prior: float = Field(
+        2.0,
+        gt=0,
+        description="The registry prior of a new domain expert: with the domain boost, its "
+        "pairs' first choice (so expert capacity never drops it).",
+    )
+    base_expert: str = Field(
+        "nli-general", description="The registry cross-encoder a domain expert starts from."
+    )
     stale_share: float = Field(
         0.2,
         description="A domain is stale (event verdictflow.domain.stale) when more than this "

@@ -92,3 +92,55 @@ def pair_domains(
         found = tuple(p.name for p in profiles if doc in p.doc_ids or near[p.name][row])
         out.append(((own,) if own else ()) + found)
     return out
+
+
+def stale_domains(specs: Sequence[ExpertSpec], store, share: float) -> list[dict]:
+    """Domain experts whose corpus changed in ``store`` by more than ``share`` of the chunks
+    they were trained on (chunks gone, changed or added to their documents). A domain none of
+    whose documents is in the store is not judged (it was trained from files never ingested).
+    """
+    out = []
+    for spec in specs:
+        file = Path(spec.weights or "") / PROFILE_FILE
+        if spec.kind != "cross_encoder" or not file.exists():
+            continue
+        profile = json.loads(file.read_text())
+        trained = set(profile.get("chunk_hashes", []))
+        chunks = store.get_chunks({"doc_id": profile["doc_ids"]}) if profile["doc_ids"] else []
+        chunks += store.get_chunks({"domain": profile["name"]})
+        now = {c.content_hash for c in chunks}
+        if not now or not trained:
+            continue
+        changed = len(trained ^ now) / len(trained)
+        if changed > share:
+            out.append(
+                {
+                    "name": profile["name"],
+                    "changed_share": round(changed, 4),
+                    "corpus_sha256": profile.get("corpus_sha256"),
+                    "trained_chunks": len(trained),
+                    "chunks_now": len(now),
+                }
+            )
+    return out
+
+
+def domain_summary(spec: ExpertSpec) -> dict | None:
+    """A domain expert's corpus, its hash, when it was trained and how long ago; None for
+    other experts (``experts list``)."""
+    from datetime import UTC, datetime
+
+    file = Path(spec.weights or "") / PROFILE_FILE
+    if spec.kind != "cross_encoder" or not file.exists():
+        return None
+    profile = json.loads(file.read_text())
+    created = datetime.fromisoformat(profile["created_at"])
+    hours = (datetime.now(UTC) - created).total_seconds() / 3600
+    age = f"{hours / 24:.1f} d" if hours >= 24 else f"{hours:.1f} h"
+    return {
+        "corpus": profile.get("corpus", ""),
+        "corpus_sha256": profile["corpus_sha256"],
+        "created_at": profile["created_at"],
+        "age": age,
+        "documents": len(profile["doc_ids"]),
+    }

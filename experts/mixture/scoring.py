@@ -17,11 +17,12 @@ from typing import Protocol
 import numpy as np
 
 from experts.base import check_probabilities
+from experts.mixture.domain_terms import load_combiner
 from experts.mixture.domains import domain_profiles, pair_domains
 from experts.mixture.ensemble import combine, mixture
 from experts.mixture.gate import Domains, load_gate
 from experts.mixture.routing import balance_score, top_k_route, utilisation
-from experts.mixture.stacking import load_stacker, pair_cheap_features, stack_features
+from experts.mixture.stacking import pair_cheap_features, stack_features
 from experts.registry import cached_expert, load_registry, registry_path
 from experts.verifiers.entities import same_subject, subject_words
 from experts.verifiers.text import content_tokens, coverage
@@ -183,7 +184,7 @@ class Scorer:
         scored = time.perf_counter()
 
         mixed = mixture(routing, outputs, names)
-        stacker = load_stacker(names) if pairs else None
+        stacker = load_combiner(names, specs) if pairs else None
         if stacker is not None:
             cheap = pair_cheap_features(pairs)
             mixed = stacker.combine(mixed, stack_features(routing.mask, outputs, names, cheap))

@@ -18,6 +18,7 @@ decides), so an added domain expert is never silently ignored.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -68,18 +69,23 @@ class Stacker:
     version: str = "stack-v1"
     metrics: dict = field(default_factory=dict)
 
+    def logit(self, features: np.ndarray) -> np.ndarray:
+        """The log-odds that each pair is supported."""
+        return ((features - self.mean) / self.scale) @ self.coef + self.intercept
+
     def p_supported(self, features: np.ndarray) -> np.ndarray:
         """Probability that each pair is supported."""
-        z = ((features - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        return _sigmoid(self.logit(features))
 
     def combine(self, mixed: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Probabilities [n, 3]: the stacker's p_supported; the rest in the mixture's ratio."""
-        p = self.p_supported(features)
-        rest = mixed[:, SUPPORTED + 1 :]
-        total = rest.sum(axis=1, keepdims=True)
-        share = np.divide(rest, total, out=np.full_like(rest, 0.5), where=total > 1e-12)
-        return np.column_stack([p, (1.0 - p)[:, None] * share])
+        return split_rest(self.p_supported(features), mixed)
+
+    @property
+    def digest(self) -> str:
+        """A short hash of the fitted weights (what a domain term was fitted on top of)."""
+        values = np.concatenate([self.coef, [self.intercept], self.mean, self.scale])
+        return hashlib.sha256(np.round(values, 8).tobytes()).hexdigest()[:16]
 
     def save(self, path: Path) -> Path:
         """Write the stacker as JSON."""
@@ -116,6 +122,18 @@ class Stacker:
             version=str(data["version"]),
             metrics=dict(data.get("metrics", {})),
         )
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def split_rest(p: np.ndarray, mixed: np.ndarray) -> np.ndarray:
+    """Probabilities [n, 3]: ``p`` supported, the rest split in the mixture's ratio."""
+    rest = mixed[:, SUPPORTED + 1 :]
+    total = rest.sum(axis=1, keepdims=True)
+    share = np.divide(rest, total, out=np.full_like(rest, 0.5), where=total > 1e-12)
+    return np.column_stack([p, (1.0 - p)[:, None] * share])
 
 
 def fit_stacker(
