@@ -41,6 +41,8 @@ class ExpertSpec(BaseModel):
     # False: the gate never routes pairs to it (no say in a verdict's probabilities); a span
     # reader (``alignment``) still reads the spans of every verdict.
     routed: bool = True
+    # True: the gate considers it only for pairs of one of its domains (a domain expert).
+    domain_only: bool = False
     options: dict[str, Any] = Field(default_factory=dict)
 
     @property

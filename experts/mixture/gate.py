@@ -64,13 +64,14 @@ class PriorGate:
     def logits(self, claim: str, domain: str | tuple[str, ...] | None = None) -> np.ndarray:
         """Prior logit of each expert for one claim in ``domain`` (one, several or None)."""
         domains = set((domain,) if isinstance(domain, str) else domain or ())
-        return np.array(
-            [
-                np.log(s.prior)
-                + self.boost * (s.keyword_hits(claim) + bool(domains & set(s.domains)))
-                for s in self.specs
-            ]
-        )
+        logits = []
+        for s in self.specs:
+            matched = bool(domains & set(s.domains))
+            if s.domain_only and not matched:
+                logits.append(-np.inf)  # a domain expert is never asked outside its domain
+                continue
+            logits.append(np.log(s.prior) + self.boost * (s.keyword_hits(claim) + matched))
+        return np.array(logits)
 
     def probs(self, pairs: Sequence[Pair], domains: Sequence[Domains] | None = None):
         if not pairs:

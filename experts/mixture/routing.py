@@ -38,7 +38,8 @@ def top_k_route(probs: np.ndarray, k: int, capacity_factor: float | None = None)
 
     Assignments are filled in order of gate probability (the surest first). A pair's first
     choice is always kept, so every pair is scored; a later choice over capacity is replaced
-    by the pair's next-best expert that still has room, or dropped.
+    by the pair's next-best expert that still has room, or dropped. An expert the gate gives
+    no probability (a domain expert outside its domain) is never a later choice.
     """
     probs = np.asarray(probs, dtype=np.float64)
     n, n_experts = probs.shape
@@ -55,7 +56,7 @@ def top_k_route(probs: np.ndarray, k: int, capacity_factor: float | None = None)
         wanted = [(probs[i, order[i, r]], i, r) for i in range(n) for r in range(1, k)]
         for _, i, r in sorted(wanted, key=lambda w: -w[0]):
             for e in order[i, r:]:
-                if not mask[i, e] and load[e] < cap:
+                if not mask[i, e] and load[e] < cap and probs[i, e] > 0:
                     mask[i, e] = True
                     load[e] += 1
                     break

@@ -201,6 +201,7 @@ def train_domain_expert(
             "kind": "cross_encoder",
             "weights": str(out_dir.resolve()),
             "domains": [name],
+            "domain_only": True,
             "prior": settings.domains.prior,
         }
     )

@@ -30,7 +30,13 @@ from tests.deployments.servers import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-NAMES = {"ingest-documents", "verify-dataset", "reprocess-on-document-change", "calibrate"}
+NAMES = {
+    "ingest-documents",
+    "verify-dataset",
+    "reprocess-on-document-change",
+    "calibrate",
+    "train-domain-expert",
+}
 
 
 async def _run_deployment(api: str, deployment_id, parameters: dict, timeout_s: float = 300):
@@ -481,3 +487,40 @@ def test_post_jobs_starts_the_served_verify_dataset_and_its_verdicts_are_read_ov
     finally:
         stop_process_group(server.process)
         server.repository.dispose()
+
+
+def test_the_served_train_domain_expert_deployment_trains_and_registers_one(served):
+    """A run of ``train-domain-expert`` (as the UI's Run button makes one) trains a domain
+    expert on a small corpus of files and registers it in the served home; its
+    ``verdictflow.domain.stale`` trigger ships disabled. The expert is removed afterwards, so
+    the module's other tests route as before."""
+    import shutil
+
+    from prefect.client.orchestration import PrefectClient
+
+    from tests.experts.test_domain import BANK
+
+    api, home, tmp = served["api"], served["home"], served["tmp"]
+    docs = tmp / "bank-docs"
+    docs.mkdir(exist_ok=True)
+    for name, text in BANK.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    deployment = served["deployments"]["train-domain-expert"].id
+    parameters = {"name": "banking", "corpus": {"paths": [str(docs)]}, "minutes": 0.3}
+    try:
+        run = run_async(_run_deployment(api, deployment, parameters, timeout_s=600))
+        assert run.state.is_completed(), run.state
+        registered = (home / "models" / "domains.yaml").read_text()
+        assert "name: banking" in registered and "domain_only: true" in registered
+        profile = home / "models" / "banking" / "domain.json"
+        assert profile.exists() and (home / "models" / "banking" / "model_card.md").exists()
+    finally:
+        (home / "models" / "domains.yaml").unlink(missing_ok=True)
+        shutil.rmtree(home / "models" / "banking", ignore_errors=True)
+
+    async def automations():
+        async with PrefectClient(api=api) as client:
+            return await client.read_automations()
+
+    [trigger] = [a for a in run_async(automations()) if "train-domain-expert" in a.name]
+    assert trigger.enabled is False

@@ -66,3 +66,10 @@ def test_collapsed_gate_pays_a_higher_balance_loss() -> None:
     collapsed = load_balancing_loss(collapsed_probs, collapsed_mask)
     assert torch.isclose(balanced, torch.tensor(1.0))
     assert collapsed > 3.5 * balanced
+
+
+def test_an_expert_with_no_probability_is_never_a_later_choice() -> None:
+    # Pair 0 may only go to expert 0 and 1; expert 2 (a domain expert elsewhere) gets 0.
+    probs = np.array([[0.7, 0.3, 0.0], [0.5, 0.3, 0.2]])
+    routing = top_k_route(probs, k=3)
+    assert routing.mask.tolist() == [[True, True, False], [True, True, True]]

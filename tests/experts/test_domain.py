@@ -1,0 +1,249 @@
+"""Domain experts: a tiny one trained on a tiny corpus, registered, routed to; bad corpora."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.experts.tiny_models import make_tiny_cross_encoder, write_registry
+
+BANK = {
+    "accounts.md": (
+        "The Fjordbank savings account pays 2.5 percent interest a year. Interest is paid into "
+        "the account on the last day of each month. The account has no monthly fee for "
+        "customers under 26 years. Withdrawals are free and arrive within one working day. "
+        "A savings account can be opened online in about ten minutes."
+    ),
+    "cards.md": (
+        "The Fjordbank debit card costs 15 EUR a year. Cards are replaced for free when they "
+        "expire after four years. A lost card is blocked at once by calling the service line. "
+        "Contactless payments are limited to 50 EUR each. The card is not accepted at petrol "
+        "stations in Norway."
+    ),
+    "loans.md": (
+        "Fjordbank offers car loans of up to 40000 EUR over seven years. The interest rate of "
+        "a car loan is fixed for the whole term. Customers may repay a loan early without any "
+        "fee. Mortgage applications are decided by Ingrid Solberg's team within five days. A "
+        "mortgage needs a deposit of at least 15 percent."
+    ),
+    "branches.md": (
+        "Fjordbank has 42 branches in Norway and Sweden. Branches open at nine in the morning "
+        "on weekdays. The head office is in Bergen near the old harbour. Every branch has a "
+        "cash machine that is open all night. Safe deposit boxes are offered only in Bergen."
+    ),
+    "support.md": (
+        "The service line answers calls every day from eight to eight. Chat support in the app "
+        "replies within five minutes on average. Complaints are answered in writing within "
+        "fourteen days. Support is given in Norwegian, Swedish and English. Fraud reports "
+        "are handled by a separate team around the clock."
+    ),
+}
+
+
+@pytest.fixture
+def bank_home(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """A home whose registry holds a tiny 3-class generalist and the numbers expert, a tiny
+    training budget, and the bank corpus as files."""
+    from verdictflow.config import reset_settings
+
+    base = make_tiny_cross_encoder(tmp_path / "tiny-general", seed=3)
+    registry = write_registry(
+        tmp_path / "registry.yaml",
+        [
+            {"name": "nli-general", "kind": "cross_encoder", "weights": str(base), "prior": 3.0},
+            {"name": "numbers", "kind": "numbers", "domains": ["numbers"], "prior": 1.0},
+        ],
+    )
+    corpus = tmp_path / "bank"
+    corpus.mkdir()
+    for name, text in BANK.items():
+        (corpus / name).write_text(text)
+    for key, value in {
+        "EXPERTS__REGISTRY": str(registry),
+        "DOMAINS__MAX_STEPS": "24",
+        "DOMAINS__EVAL_EVERY": "8",
+        "DOMAINS__BATCH_SIZE": "8",
+        "DOMAINS__LEARNING_RATE": "0.0005",
+        "DOMAINS__PAIRS_PER_TRANSFORM": "12",
+        "DOMAINS__HARD_NEGATIVES": "12",
+        "DOMAINS__DEV_FRACTION": "0.2",
+        "DOMAINS__TEST_FRACTION": "0.2",
+    }.items():
+        monkeypatch.setenv(f"VERDICTFLOW_{key}", value)
+    reset_settings()
+    return {"home": home, "corpus": corpus, "registry": registry}
+
+
+@pytest.fixture
+def trained(bank_home: dict) -> dict:
+    from experts.training.domain import train_domain_expert
+    from experts.training.domain_data import corpus_from_paths
+
+    docs = corpus_from_paths([bank_home["corpus"]])
+    source = {"paths": [str(bank_home["corpus"])]}
+    summary = train_domain_expert("banking", docs, minutes=5, source=source, log=lambda _: None)
+    return {**bank_home, "summary": summary}
+
+
+def test_a_tiny_domain_expert_learns_and_is_registered(trained: dict) -> None:
+    from experts.registry import domain_registry_file, load_registry
+
+    summary = trained["summary"]
+    losses = [h["train_loss"] for h in summary["history"]]
+    assert len(losses) >= 2 and losses[-1] < losses[0], losses
+    assert summary["documents"] == {"test": 1, "dev": 1, "train": 3}
+    assert summary["pairs"]["train"] > 0 and summary["transforms"]["identity"] > 0
+    assert "retrieved_other" in summary["transforms"]
+    # Registered without touching the registry in force: HOME's domain registry.
+    entry = {s.name: s for s in load_registry()}["banking"]
+    assert entry.domains == ("banking",) and entry.weights == Path(summary["path"]).resolve()
+    assert domain_registry_file().read_text().count("name: banking") == 1
+    assert trained["registry"].read_text().count("banking") == 0
+    profile = json.loads((Path(summary["path"]) / "domain.json").read_text())
+    assert profile["corpus_sha256"] == summary["corpus_sha256"]
+    assert sorted(profile["doc_ids"]) == sorted(BANK)
+    card = (Path(summary["path"]) / "model_card.md").read_text()
+    assert summary["corpus_sha256"] in card and "retrieved_other" in card
+
+
+def test_the_test_documents_were_never_trained_on(bank_home: dict) -> None:
+    from experts.training import domain_data
+
+    docs = domain_data.corpus_from_paths([bank_home["corpus"]])
+    pairs = domain_data.domain_pairs(docs)
+    parts = domain_data.split_documents(docs["doc_id"].tolist())
+    frames = domain_data.split_pairs(pairs, parts)
+    train_text = " ".join(frames["train"]["evidence"])
+    for window in frames["test"]["evidence"]:
+        assert window not in train_text
+    assert not set(frames["train"]["group"]) & set(frames["test"]["group"])
+    assert not pairs.duplicated(["evidence", "claim"]).any()
+
+
+def test_a_claim_of_the_corpus_is_routed_to_the_domain_expert(trained: dict) -> None:
+    from experts.mixture.scoring import Scorer
+    from verdictflow.contracts import Claim, Evidence
+
+    def claim(cid: str, text: str, doc: str, evidence: str) -> tuple[Claim, list[Evidence]]:
+        c = Claim(item_id=cid, claim_id=f"{cid}:0", index=0, text=text, start=0, end=len(text))
+        ev = Evidence(
+            claim_id=c.claim_id, doc_id=doc, chunk_id=f"{doc}#0", text=evidence, score=1.0, rank=1
+        )
+        return c, [ev]
+
+    in_corpus = claim(
+        "a", "The debit card costs 15 EUR a year.", "cards.md", BANK["cards.md"][:120]
+    )
+    elsewhere = claim(
+        "b",
+        "The Eiffel Tower was finished in 1889 for the World's Fair.",
+        "context:b",
+        "The Eiffel Tower in Paris was completed in 1889 as the entrance to the World's Fair.",
+    )
+    claims = [in_corpus[0], elsewhere[0]]
+    result = Scorer().score(claims, {c.claim_id: ev for c, ev in (in_corpus, elsewhere)})
+    by_claim = {s.claim_id: s for s in result.scores}
+    assert "banking" in by_claim["a:0"].experts  # named in the verdict, with its weight
+    assert "banking" not in by_claim["b:0"].experts
+    assert result.report["routed"]["banking"] == 1
+
+
+def test_the_domain_term_changes_only_the_domains_pairs() -> None:
+    from experts.mixture.domain_terms import DomainStacker, fit_domain_term
+    from experts.mixture.stacking import fit_stacker
+
+    rng = np.random.default_rng(0)
+    n = 400
+    names = ["general", "banking"]
+    general = rng.uniform(size=n)
+    domain = rng.uniform(size=n)
+    routed = rng.uniform(size=n) < 0.5
+    y = np.where(routed, domain > 0.5, general > 0.5)
+    cheap = rng.normal(size=(n, 2))
+
+    def features(mask: np.ndarray) -> np.ndarray:
+        g = np.column_stack([np.ones(n), general, 1 - general, np.zeros(n)])
+        d = mask[:, None] * np.column_stack([np.ones(n), domain, 1 - domain, np.zeros(n)])
+        return np.concatenate([g, d, cheap], axis=1)
+
+    base_x = np.concatenate([features(routed)[:, :4], cheap], axis=1)
+    base = fit_stacker(base_x, y, ["general"])
+    term = fit_domain_term(base, names, "banking", features(routed), y)
+    combined = DomainStacker(base, names, [term])
+    p = combined.p_supported(features(routed))
+    assert np.allclose(p[~routed], base.p_supported(base_x)[~routed])
+    from sklearn.metrics import roc_auc_score
+
+    assert (
+        roc_auc_score(y[routed], p[routed])
+        > roc_auc_score(y[routed], base.p_supported(base_x)[routed]) + 0.2
+    )
+
+
+def test_bad_corpora_get_a_clear_error(bank_home: dict, tmp_path: Path) -> None:
+    from experts.training.domain import train_domain_expert
+    from experts.training.domain_data import DomainCorpusError, corpus_from_paths
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DomainCorpusError, match="no readable document"):
+        corpus_from_paths([empty])
+    binary = tmp_path / "binary"
+    binary.mkdir()
+    (binary / "blob.txt").write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(DomainCorpusError, match="rule binary"):
+        corpus_from_paths([binary])
+    with pytest.raises(DomainCorpusError, match="no such file"):
+        corpus_from_paths([tmp_path / "nowhere"])
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "only.md").write_text(BANK["cards.md"])
+    docs = corpus_from_paths([one])
+    with pytest.raises(DomainCorpusError, match="min_documents: 1 document"):
+        train_domain_expert("banking", docs, minutes=1, log=lambda _: None)
+    with pytest.raises(ValueError, match="letters, digits"):
+        train_domain_expert("bank ing", corpus_from_paths([bank_home["corpus"]]), minutes=1)
+
+
+def test_a_name_of_the_registry_in_force_is_refused(bank_home: dict) -> None:
+    from experts.registry import register_expert
+
+    with pytest.raises(ValueError, match="taken"):
+        register_expert({"name": "nli-general", "kind": "negation"})
+
+
+def test_a_changed_corpus_makes_the_domain_stale(trained: dict) -> None:
+    from experts.mixture.domains import stale_domains
+    from experts.registry import load_registry
+    from retrieval.ingest import ingest_paths
+    from retrieval.store import ChunkStore
+
+    store = ChunkStore()
+    assert stale_domains(load_registry(), store, 0.2) == []  # not ingested: not judged
+    ingest_paths([trained["corpus"]], store=store)
+    assert stale_domains(load_registry(), store, 0.2) == []
+    for name in ("cards.md", "loans.md"):
+        path = trained["corpus"] / name
+        path.write_text(path.read_text().replace("EUR", "NOK").replace("fee", "charge"))
+    ingest_paths([trained["corpus"]], store=store)
+    stale = stale_domains(load_registry(), store, 0.2)
+    assert [s["name"] for s in stale] == ["banking"] and stale[0]["changed_share"] > 0.2
+
+
+def test_experts_list_shows_the_domain_experts_corpus_and_age(trained: dict) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from deployments.cli_experts import register
+
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["experts", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {e["name"]: e for e in json.loads(result.output)["experts"]}
+    assert rows["banking"]["domain"]["corpus_sha256"] == trained["summary"]["corpus_sha256"]
+    assert rows["banking"]["domain"]["age"].endswith(" h")
+    assert rows["nli-general"]["domain"] is None
