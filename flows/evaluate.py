@@ -25,6 +25,7 @@ from experts.evaluation.labelled import (
 )
 from flows.runtime import task_runner
 from tasks.evaluation import (
+    DataUnavailable,
     build_report_task,
     evaluation_artifacts_task,
     finish_evaluation_task,
@@ -56,17 +57,26 @@ def evaluate(datasets: list[str], limit: int | None = None) -> dict[str, Any]:
     open_evaluation_task(run_id, {"datasets": names, "limit": limit}, version)
     parts: dict[str, dict[str, Any]] = {}
     verify_runs: dict[str, str] = {}
+    skipped: dict[str, str] = {}
     try:
         with one_cluster() as settings:
             for name in names:
-                rows, refused, description = load_eval_task(name, limit)
+                try:
+                    rows, refused, description = load_eval_task(name, limit)
+                except DataUnavailable as exc:  # the rest of the sets go on
+                    skipped[dataset_label(name)] = str(exc)
+                    print(f"{dataset_label(name)}: skipped: {exc}")
+                    continue
                 verified = _verify(name, rows, run_id, settings)
                 label = dataset_label(name)
                 verify_runs[label] = verified.run_id
                 parts[label] = score_dataset_task(
                     rows, verified.verdicts, description, refused + verified.errors
                 )
+        if not parts:
+            raise DataUnavailable(f"no data set could be read: {skipped}")
         report = build_report_task(run_id, parts, version, verify_runs)
+        report["skipped"] = skipped
         report["paths"] = evaluation_artifacts_task(report, parts)
     except BaseException:
         finish_evaluation_task(run_id, "failed", {"datasets": names}, _elapsed(started))
@@ -125,4 +135,6 @@ def _summary(report: dict[str, Any]) -> str:
             if m.get(k) is not None
         )
         lines.append(f"  {name} ({m.get('task')}, n={m.get('n')}): {figures}")
+    for name, why in report.get("skipped", {}).items():
+        lines.append(f"  {name}: skipped ({why})")
     return "\n".join(lines)

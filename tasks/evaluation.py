@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from experts.evaluation import labelled as ev
 from experts.evaluation.metrics import in_task_space, reliability_png, roc_curve_png
+from experts.training.data import DataUnavailable
 from storage.repository import current_repository
 from tasks.common import data_task_options
 from verdictflow.config import get_settings
@@ -20,11 +21,18 @@ from verdictflow.contracts import InputError, ItemVerdict
 _OPTIONS = data_task_options()
 
 
+__all__ = ["DataUnavailable"]  # the evaluate flow skips a data set whose data is gone
+
+
 @task(name="load-eval-data", **_OPTIONS)
 def load_eval_task(
     dataset: str, limit: int | None
 ) -> tuple[list[dict], list[InputError], dict[str, Any]]:
-    """Labelled rows of one data set, the lines refused, and its description."""
+    """Labelled rows of one data set, the lines refused, and its description.
+
+    Raises:
+        DataUnavailable: the package index no longer has the data set's package.
+    """
     return ev.load_eval_rows(dataset, limit)
 
 

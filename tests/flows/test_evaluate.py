@@ -75,6 +75,23 @@ def test_evaluate_scores_a_labelled_file_and_stores_the_report(prefect_harness, 
     assert again["datasets"]["tiny"]["auroc"] == tiny["auroc"]
 
 
+@pytest.mark.slow
+@pytest.mark.downloads
+def test_a_data_set_gone_from_the_index_is_skipped_and_the_rest_goes_on(
+    prefect_harness, labelled, monkeypatch
+):
+    """As bigbench==1.0.0 (VitaminC) left the package index: evaluate says so and goes on."""
+    from experts.training import data as vdata
+    from flows.evaluate import evaluate
+
+    monkeypatch.setattr(vdata, "BIGBENCH_SPEC", "bigbench==99.0.0")  # a release never made
+    report = evaluate(datasets=["vitaminc", str(labelled)])
+    assert list(report["datasets"]) == ["tiny"]
+    assert "bigbench==99.0.0 is not on the package index" in report["skipped"]["vitaminc"]
+    with pytest.raises(vdata.DataUnavailable, match="no data set could be read"):
+        evaluate(datasets=["vitaminc"])
+
+
 def test_unknown_dataset_is_a_clear_error(prefect_harness, labelled):
     from experts.evaluation.labelled import load_eval_rows
 
