@@ -186,3 +186,29 @@ def test_experts_list_shows_the_domain_experts_corpus_and_age(trained: dict) -> 
     assert rows["banking"]["domain"]["corpus_sha256"] == trained["summary"]["corpus_sha256"]
     assert rows["banking"]["domain"]["age"].endswith(" h")
     assert rows["nli-general"]["domain"] is None
+
+
+def test_a_corpus_from_the_store_is_the_filtered_documents_rebuilt_from_chunks(
+    bank_home: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experts.training.domain_data import DomainCorpusError, corpus_from_store
+    from retrieval.ingest import ingest_paths
+    from retrieval.store import ChunkStore
+    from verdictflow.config import reset_settings
+
+    # Small chunks, so each document is rebuilt from several overlapping ones.
+    monkeypatch.setenv("VERDICTFLOW_RETRIEVAL__CHUNK_TOKENS", "24")
+    monkeypatch.setenv("VERDICTFLOW_RETRIEVAL__CHUNK_OVERLAP_TOKENS", "6")
+    reset_settings()
+    rows = [{"id": k, "text": v, "domain": "banking"} for k, v in BANK.items()]
+    rows.append({"id": "tower", "text": "The Eiffel Tower is in Paris.", "domain": "travel"})
+    table = tmp_path / "docs.jsonl"
+    table.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    store = ChunkStore()
+    ingest_paths([table], store=store)
+    assert store.count({"domain": "banking"}) > len(BANK)
+    docs = corpus_from_store({"domain": "banking"}, store=store)
+    rebuilt = dict(zip(docs["doc_id"], docs["text"], strict=True))
+    assert rebuilt == BANK
+    with pytest.raises(DomainCorpusError, match="no chunk in the store matches"):
+        corpus_from_store({"domain": "insurance"}, store=store)
