@@ -63,7 +63,7 @@ def verify_rows(rows: list[dict]) -> dict:
     _, gold, probs, abstained = item_arrays(rows, verdicts)
     metrics = score(gold, probs, abstained)
     labels = {v.item_id: v.label.value for v in verdicts}
-    accuracy = np.mean([labels[r["id"]] == r["label"] for r in rows])
+    accuracy = np.mean([same_label(labels[r["id"]], r["label"]) for r in rows])
     return {
         "n": len(rows),
         "accuracy": round(float(accuracy), 4),
@@ -73,6 +73,12 @@ def verify_rows(rows: list[dict]) -> dict:
         "routed": scoring.report["routed"],
         "verdicts": labels,
     }
+
+
+def same_label(verdict: str, gold: str) -> bool:
+    """The verdict is the gold label; for two-class gold ("not_supported"), any verdict but
+    supported is right."""
+    return verdict != "supported" if gold == "not_supported" else verdict == gold
 
 
 def caught(result: dict, ids: list[str]) -> dict[str, bool]:

@@ -217,6 +217,11 @@ class DomainSettings(BaseModel):
         "this quantile of the corpus's own sentences.",
     )
     epochs: float = Field(4.0, description="Passes over the training pairs at most.")
+    distill: float = Field(
+        0.5,
+        description="Weight of the generalist's own probabilities in the loss (learning "
+        "without forgetting): the synthetic pairs alone taught it to let swapped names pass.",
+    )
     prior: float = Field(
         2.0,
         gt=0,

@@ -72,24 +72,34 @@ def domain_profiles(specs: Sequence[ExpertSpec]) -> list[DomainProfile]:
 
 def pair_domains(
     base: Sequence[str | None],
-    evidence_docs: Sequence[str],
+    evidence: Sequence[tuple[str, str]],
     claim_rows: Sequence[int],
     claim_vectors: np.ndarray,
     profiles: Sequence[DomainProfile],
 ) -> list[tuple[str, ...]]:
     """Each pair's domains: its claim's (``base``) and those of the profiles it belongs to.
 
+    A pair belongs to a domain when its evidence is one of the domain's documents, or when it
+    is checked against the corpus (not an item's own context) and its claim is near the
+    domain's centroid. An item's own context is never a domain's: on HaluEval summaries with
+    their own articles, routing by the claim alone cost 0.19 AUROC
+    (``benchmarks/results/domain_experts.md``).
+
     Args:
         base: per pair, the claim's own domain (qa, long_source, ...) or None.
-        evidence_docs: per pair, the document its evidence comes from.
+        evidence: per pair, its evidence's document and origin ("corpus" or "context").
         claim_rows: per pair, the row of its claim in ``claim_vectors``.
         claim_vectors: normalised claim embeddings [claims, dim].
         profiles: the domain experts' profiles.
     """
     near = {p.name: p.near(claim_vectors) for p in profiles}
     out = []
-    for own, doc, row in zip(base, evidence_docs, claim_rows, strict=True):
-        found = tuple(p.name for p in profiles if doc in p.doc_ids or near[p.name][row])
+    for own, (doc, origin), row in zip(base, evidence, claim_rows, strict=True):
+        found = tuple(
+            p.name
+            for p in profiles
+            if doc in p.doc_ids or (origin != "context" and near[p.name][row])
+        )
         out.append(((own,) if own else ()) + found)
     return out
 

@@ -146,7 +146,7 @@ class Scorer:
 
         pair_claims: list[int] = []
         pair_chunks: list[str] = []
-        pair_docs: list[str] = []
+        pair_docs: list[tuple[str, str]] = []
         pairs: list[tuple[str, str]] = []
         domains: list[Domains] = []
         on_subject: list[bool] = []
@@ -155,7 +155,7 @@ class Scorer:
             for ev in evidence.get(claim.claim_id, []):
                 pair_claims.append(ci)
                 pair_chunks.append(ev.chunk_id)
-                pair_docs.append(ev.doc_id)
+                pair_docs.append((ev.doc_id, ev.origin))
                 pairs.append((claim.text, ev.text))
                 domains.append(_domain(claim, claim_domains))
                 on_subject.append(same_subject(names_in_claim, ev.text, ev.doc_id))

@@ -71,6 +71,7 @@ def domain_config(minutes: float | None, max_length: int, train_pairs: int) -> T
         threads=t.threads,
         seed=t.seed,
         label_smoothing=0.05,
+        distill=d.distill,
         time_budget_s=60.0 * (d.minutes if minutes is None else minutes),
     )
 
@@ -168,8 +169,9 @@ def train_domain_expert(
     limit = base.max_length or settings.experts.max_length
     cfg = domain_config(minutes, limit, len(frames["train"]))
     work = settings.models_dir / "checkpoints" / f"domain-{name}-{digest[:12]}"
+    teacher = load_expert(base.weights)[0] if cfg.distill else None
     model, result = train_expert(
-        name, LABELS, frames["train"], frames["dev"], cfg, work, base=base.weights, log=log
+        name, LABELS, frames["train"], frames["dev"], cfg, work, base.weights, log, teacher
     )
     train_s = time.perf_counter() - started
     out_dir = settings.models_dir / name

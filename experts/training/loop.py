@@ -118,6 +118,15 @@ def pair_loss(logits, targets, weights, smoothing: float = 0.0):
     return (nll * w).sum() / w.sum()
 
 
+def distill_loss(logits, teacher_logits):
+    """KL(teacher || student) of the label distributions, averaged over the batch."""
+    import torch
+
+    target = torch.softmax(teacher_logits.float(), dim=-1)
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    return torch.nn.functional.kl_div(logp, target, reduction="batchmean")
+
+
 def length_grouped_order(
     lengths: np.ndarray, batch_size: int, rng: np.random.Generator, pool_batches: int = 50
 ) -> np.ndarray:
@@ -152,11 +161,14 @@ def train_expert(
     work_dir: Path,
     base: Path | None = None,
     log: Callable[[str], None] = print,
+    teacher=None,
 ):
     """Fine-tune one expert; resumes from ``work_dir/last.pt``; returns (model, result).
 
     ``train`` and ``dev`` have columns evidence, claim, label and dataset. The model returned
-    holds the best dev weights seen.
+    holds the best dev weights seen. With a ``teacher`` (a model with the same labels) and
+    ``cfg.distill`` > 0, each batch's loss also pulls towards the teacher's probabilities
+    (``distill_loss``): what the teacher knew is not forgotten on the new data.
     """
     import torch
     from transformers import get_linear_schedule_with_warmup
@@ -227,6 +239,10 @@ def train_expert(
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
             logits = pair_logits(model, batch)
         loss = pair_loss(logits, y, weights, cfg.label_smoothing)
+        if teacher is not None and cfg.distill:
+            with torch.no_grad():
+                taught = pair_logits(teacher, batch)
+            loss = (1 - cfg.distill) * loss + cfg.distill * distill_loss(logits, taught)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()

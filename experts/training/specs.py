@@ -108,6 +108,8 @@ class TrainConfig:
     threads: int
     seed: int
     label_smoothing: float = 0.0
+    # Weight of the teacher's soft targets (learning without forgetting): 0 = labels only.
+    distill: float = 0.0
     time_budget_s: float | None = None
     group_by_length: bool = True
     num_layers: int | None = None

@@ -68,8 +68,15 @@ def test_a_claim_of_the_corpus_is_routed_to_the_domain_expert(trained: dict) -> 
 
     def claim(cid: str, text: str, doc: str, evidence: str) -> tuple[Claim, list[Evidence]]:
         c = Claim(item_id=cid, claim_id=f"{cid}:0", index=0, text=text, start=0, end=len(text))
+        origin = "context" if doc.startswith("context:") else "corpus"
         ev = Evidence(
-            claim_id=c.claim_id, doc_id=doc, chunk_id=f"{doc}#0", text=evidence, score=1.0, rank=1
+            claim_id=c.claim_id,
+            doc_id=doc,
+            chunk_id=f"{doc}#0",
+            text=evidence,
+            score=1.0,
+            rank=1,
+            origin=origin,
         )
         return c, [ev]
 
@@ -82,12 +89,19 @@ def test_a_claim_of_the_corpus_is_routed_to_the_domain_expert(trained: dict) -> 
         "context:b",
         "The Eiffel Tower in Paris was completed in 1889 as the entrance to the World's Fair.",
     )
-    claims = [in_corpus[0], elsewhere[0]]
-    result = Scorer().score(claims, {c.claim_id: ev for c, ev in (in_corpus, elsewhere)})
+    # Near the corpus by its words, checked against the (new) corpus: routed by the centroid;
+    # the same claim with an item's own context is judged by that context, without it.
+    text = "A lost Fjordbank card is blocked at once when you call the service line."
+    near_corpus = claim("c", text, "news.md", "Call the service line to block a lost card.")
+    own_context = claim("d", text, "context:d", "Call the service line to block a lost card.")
+    pairs = (in_corpus, elsewhere, near_corpus, own_context)
+    result = Scorer().score([c for c, _ in pairs], {c.claim_id: ev for c, ev in pairs})
     by_claim = {s.claim_id: s for s in result.scores}
     assert "banking" in by_claim["a:0"].experts  # named in the verdict, with its weight
+    assert "banking" in by_claim["c:0"].experts
     assert "banking" not in by_claim["b:0"].experts
-    assert result.report["routed"]["banking"] == 1
+    assert "banking" not in by_claim["d:0"].experts
+    assert result.report["routed"]["banking"] == 2
 
 
 def test_the_domain_term_changes_only_the_domains_pairs() -> None:
