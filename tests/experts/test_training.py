@@ -280,3 +280,13 @@ def test_run_seed_changes_the_order_but_not_the_splits(monkeypatch: pytest.Monke
         monkeypatch.delenv("VERDICTFLOW_TRAINING__RUN_SEED")
         reset_settings()
     assert TrainConfig.from_settings().seed == 13
+
+
+def test_distill_loss_is_zero_at_the_teacher_and_grows_away_from_it() -> None:
+    from experts.training.loop import distill_loss
+
+    teacher = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]])
+    assert float(distill_loss(teacher, teacher)) == pytest.approx(0.0, abs=1e-6)
+    near = distill_loss(teacher + torch.tensor([[0.2, 0.0, 0.0], [0.0, 0.0, 0.0]]), teacher)
+    far = distill_loss(torch.tensor([[-1.0, 0.5, 2.0], [0.3, 0.2, 0.1]]), teacher)
+    assert 0 < float(near) < float(far)
