@@ -255,13 +255,20 @@ def load_experts(
     return {s.name: cached_expert(s.name, reg) for s in specs if names is None or s.name in names}
 
 
+def reading_window(spec: ExpertSpec) -> int | None:
+    """Evidence tokens the expert reads whole beside a claim: a cross-encoder's max length less
+    ``experts.window_claim_tokens``; None for an expert without a token limit."""
+    limit = spec.max_length
+    return None if limit is None else max(16, limit - get_settings().experts.window_claim_tokens)
+
+
 def window_tokens(path: str | Path | None = None) -> int:
     """Evidence tokens of one verification window: ``settings.experts.window_tokens``, else
-    the smallest cross-encoder max length of the registry less the claim's share, so that
-    a (window, claim) pair is read whole by every expert it may be routed to."""
+    the largest reading window of the registry's cross-encoders (``reading_window``): the
+    expert with the longest limit reads each window whole, and every other cross-encoder
+    reads it in windows of its own (``experts.mixture.scoring``)."""
     settings = get_settings().experts
     if settings.window_tokens:
         return settings.window_tokens
-    limits = [s.max_length for s in load_registry(path) if s.max_length]
-    limit = min(limits) if limits else settings.max_length
-    return max(16, limit - settings.window_claim_tokens)
+    windows = [w for w in map(reading_window, load_registry(path)) if w]
+    return max(windows) if windows else max(16, settings.max_length - settings.window_claim_tokens)

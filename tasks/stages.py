@@ -40,8 +40,8 @@ def claims_of(items: list[Item]) -> list[Claim]:
 
 def evidence_for(claims: list[Claim], k: int | None = None) -> dict[str, list[Evidence]]:
     """Evidence per claim (``k`` windows or chunks each; None: ``retrieval.top_k``), the item's
-    own context else the corpus, in windows the experts read whole
-    (``experts.registry.window_tokens``)."""
+    own context else the corpus, in windows the longest-reading cross-encoder reads whole
+    (``experts.registry.window_tokens``; the others read each in windows of their own)."""
     window = window_tokens(get_settings().experts.registry)
     overlap = int(window * get_settings().experts.window_overlap)
     return gather_evidence(claims, k=k, window=window, overlap=overlap)

@@ -56,14 +56,17 @@ class ExpertSettings(BaseModel):
     window_tokens: int | None = Field(
         None,
         description="Evidence tokens of a verification window over an item's context; None: "
-        "the smallest cross-encoder max length less window_claim_tokens.",
+        "the largest cross-encoder max length less window_claim_tokens (each cross-encoder "
+        "reads a window in windows of its own max length less window_claim_tokens).",
     )
     window_claim_tokens: int = Field(
         32, description="Tokens a window leaves for the claim and the special tokens."
     )
     window_overlap: float = Field(0.25, description="Share of a window its neighbour repeats.")
     long_source_chars: int = Field(
-        2000, description="A context longer than this routes as domain long_source."
+        500,
+        description="A context longer than this routes as domain long_source (measured: "
+        "benchmarks/results/long_sources.md; 2000 kept every HaluEval source from nli-long).",
     )
     subject_rule: bool = Field(
         True, description="Chunks that name none of the claim's names never decide it."

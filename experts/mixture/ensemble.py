@@ -51,9 +51,10 @@ def best_chunk(
     Chunks about something else (``on_subject`` False) never decide while one about the
     claim's subject exists. Among the rest: a contradicting chunk (top label contradicted)
     wins over the most supportive chunk when it covers more of the claim's words
-    (``coverage``): it states the opposite, the other merely does not mention it. Else the
-    most supportive chunk if any chunk's top label is supported; else the most
-    contradicting one if any is contradicted; else the most supportive one.
+    (``coverage``): it states the opposite, the other merely does not mention it (of several
+    such, the most contradicting). Else the most supportive chunk if any chunk's top label
+    is supported; else the most contradicting one if any is contradicted; else the most
+    supportive one.
     """
     n = len(probs)
     allowed = np.ones(n, bool) if on_subject is None or not on_subject.any() else on_subject
@@ -63,10 +64,9 @@ def best_chunk(
     contradicting = np.where(top == CONTRADICTED, probs[:, CONTRADICTED], -1.0)
     if (top == SUPPORTED).any():
         best = int(np.argmax(supportive))
-        if (top == CONTRADICTED).any():
-            against = int(np.argmax(contradicting))
-            if cover[against] > cover[best]:
-                return against
+        covering = (top == CONTRADICTED) & (cover > cover[best])
+        if covering.any():
+            return int(np.argmax(np.where(covering, contradicting, -1.0)))
         return best
     if (top == CONTRADICTED).any():
         return int(np.argmax(contradicting))

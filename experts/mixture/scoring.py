@@ -1,10 +1,12 @@
 """The scoring stage as a library object: gate -> expert batches -> combine.
 
 ``Scorer.score`` routes every (claim, evidence chunk) pair through the gate to its top-k
-experts, cuts each expert's pairs into length-sorted batches, hands the batches to a
-``BatchRunner`` and combines the outputs into one ``ClaimScore`` per claim. The runner is
-the seam: ``InProcessRunner`` (the default) scores here; the Prefect layer passes one that
-submits each batch as a task to Dask workers (``tasks/scoring.py``).
+experts, has each cross-encoder read a pair's evidence in windows of its own max length (its
+reading of the pair: that of the deciding window), cuts each expert's pairs into length-sorted
+batches, hands the batches to a ``BatchRunner`` and combines the outputs into one
+``ClaimScore`` per claim. The runner is the seam: ``InProcessRunner`` (the default) scores
+here; the Prefect layer passes one that submits each batch as a task to Dask workers
+(``tasks/scoring.py``).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import numpy as np
 from experts.base import check_probabilities
 from experts.mixture.domain_terms import load_combiner
 from experts.mixture.domains import domain_profiles, pair_domains
-from experts.mixture.ensemble import combine, mixture
+from experts.mixture.ensemble import best_chunk, combine, mixture
 from experts.mixture.gate import Domains, load_gate
 from experts.mixture.routing import balance_score, top_k_route, utilisation
-from experts.mixture.stacking import pair_cheap_features, stack_features
-from experts.registry import cached_expert, load_registry, registry_path
+from experts.mixture.stacking import pair_cheap_features, stack_features, stacked
+from experts.registry import cached_expert, load_registry, reading_window, registry_path
 from experts.verifiers.entities import same_subject, subject_words
 from experts.verifiers.text import content_tokens, coverage
+from retrieval.chunking import chunk_spans
 from retrieval.embedding import embed_texts
 from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, ClaimScore, Evidence
@@ -107,6 +110,42 @@ def length_batches(
     return [np.array(order[s : s + size]) for s in range(0, len(order), size)]
 
 
+def read_in_windows(
+    pairs: Sequence[tuple[str, str]], rows: np.ndarray, window: int | None
+) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """What an expert that reads ``window`` evidence tokens at once sees of the pairs ``rows``:
+    each pair's evidence in windows of that size sharing ``experts.window_overlap`` (evidence
+    that fits stays whole; None: every pair whole), and the pair row of each window."""
+    if window is None:
+        return [pairs[i] for i in rows], np.asarray(rows, dtype=int)
+    overlap = int(window * get_settings().experts.window_overlap)
+    cut: dict[str, list[str]] = {}
+    read: list[tuple[str, str]] = []
+    owner: list[int] = []
+    for i in rows:
+        claim, text = pairs[i]
+        if text not in cut:
+            spans = chunk_spans(text, window, overlap)
+            cut[text] = [text[s:e] for s, e in spans] if len(spans) > 1 else [text]
+        read += [(claim, piece) for piece in cut[text]]
+        owner += [int(i)] * len(cut[text])
+    return read, np.asarray(owner, dtype=int)
+
+
+def best_reading(readings: np.ndarray, owner: np.ndarray, n_pairs: int) -> np.ndarray:
+    """Each pair's reading [n_pairs, 3] (NaN where it has none): the reading of its deciding
+    window (``best_chunk``, the rule that picks a claim's deciding evidence)."""
+    out = np.full((n_pairs, 3), np.nan)
+    if len(np.unique(owner)) == len(owner):  # every pair read whole
+        out[owner] = readings
+        return out
+    order = np.argsort(owner, kind="stable")
+    rows, starts = np.unique(owner[order], return_index=True)
+    for row, part in zip(rows, np.split(order, starts[1:]), strict=True):
+        out[row] = readings[part[best_chunk(readings[part])]]
+    return out
+
+
 class Scorer:
     """Routes, batches and combines with the experts of one registry.
 
@@ -169,25 +208,34 @@ class Scorer:
         routing = top_k_route(probs, self.top_k, settings.experts.gate_capacity_factor)
         gated = time.perf_counter()
 
+        # Each expert reads its routed pairs in windows of its own length; its reading of a
+        # pair is that of the pair's deciding window.
         slots = runner.slots()
+        windows = {s.name: reading_window(s) for s in specs}
         planned: list[tuple[str, np.ndarray]] = []
         batches: list[Batch] = []
+        read: dict[str, tuple[list[tuple[str, str]], np.ndarray]] = {}
         for e, name in enumerate(names):
-            routed = np.flatnonzero(routing.mask[:, e])
-            for idx in length_batches(routed, pairs, settings.experts.pairs_per_task, slots):
+            read[name] = read_in_windows(pairs, np.flatnonzero(routing.mask[:, e]), windows[name])
+            part = read[name][0]
+            for idx in length_batches(
+                np.arange(len(part)), part, settings.experts.pairs_per_task, slots
+            ):
                 planned.append((name, idx))
-                batches.append(Batch(name, kinds[name], [pairs[i] for i in idx], self.registry))
+                batches.append(Batch(name, kinds[name], [part[i] for i in idx], self.registry))
         results = runner.run(batches)
-        outputs = {name: np.full((len(pairs), 3), np.nan) for name in names}
+        readings = {name: np.full((len(read[name][0]), 3), np.nan) for name in names}
         for (name, idx), result in zip(planned, results, strict=True):
-            outputs[name][idx] = result
+            readings[name][idx] = result
+        outputs = {name: best_reading(readings[name], read[name][1], len(pairs)) for name in names}
         scored = time.perf_counter()
 
         mixed = mixture(routing, outputs, names)
         stacker = load_combiner(names, specs) if pairs else None
         if stacker is not None:
             cheap = pair_cheap_features(pairs)
-            mixed = stacker.combine(mixed, stack_features(routing.mask, outputs, names, cheap))
+            features = stack_features(routing.mask, outputs, names, cheap)
+            mixed = stacked(stacker, mixed, features, routing.mask, names)
         held = np.array([coverage(content_tokens(c), content_tokens(e)) for c, e in pairs])
         scores = combine(
             [c.claim_id for c in claims],
@@ -209,6 +257,7 @@ class Scorer:
             "claims": len(claims),
             "pairs": len(pairs),
             "pairs_scored": int(routing.mask.sum()),
+            "windows_read": {n: len(read[n][0]) for n in names},
             "dense_pairs": len(pairs) * len(names),
             "routed": {n: int(routing.mask[:, e].sum()) for e, n in enumerate(names)},
             "utilisation": {n: round(float(u), 4) for n, u in zip(names, util, strict=True)},

@@ -12,7 +12,8 @@ regression on
 predicting supported vs not. The mixture still says which kind of "not" (contradicted or
 not-enough-info): the stacker's 1 - p_supported is split between them in the mixture's
 ratio. Experts it was not fitted with make it step aside (the registry prior's mixture
-decides), so an added domain expert is never silently ignored.
+decides), so an added domain expert is never silently ignored; so do the pairs routed to an
+expert it never saw routed (``stacked``).
 """
 
 from __future__ import annotations
@@ -82,6 +83,17 @@ class Stacker:
         return split_rest(self.p_supported(features), mixed)
 
     @property
+    def never_routed(self) -> list[str]:
+        """Experts it was fitted with but never saw routed (their routed feature was always
+        0): it knows nothing of what they say (``stacked``)."""
+        at = [e * len(PER_EXPERT) for e in range(len(self.expert_names))]
+        return [
+            name
+            for name, i in zip(self.expert_names, at, strict=True)
+            if self.mean[i] == 0.0 and self.scale[i] == 1.0
+        ]
+
+    @property
     def digest(self) -> str:
         """A short hash of the fitted weights (what a domain term was fitted on top of)."""
         values = np.concatenate([self.coef, [self.intercept], self.mean, self.scale])
@@ -134,6 +146,18 @@ def split_rest(p: np.ndarray, mixed: np.ndarray) -> np.ndarray:
     total = rest.sum(axis=1, keepdims=True)
     share = np.divide(rest, total, out=np.full_like(rest, 0.5), where=total > 1e-12)
     return np.column_stack([p, (1.0 - p)[:, None] * share])
+
+
+def stacked(
+    combiner, mixed: np.ndarray, features: np.ndarray, mask: np.ndarray, names: Sequence[str]
+) -> np.ndarray:
+    """The combiner's probabilities [n, 3], except on pairs routed to an expert it never saw
+    routed (``Stacker.never_routed``): it knows nothing of what that expert says, so there the
+    mixture's (``mixed``) stay (measured: benchmarks/results/long_sources.md)."""
+    base = getattr(combiner, "base", combiner)  # a stacker with domain terms on top
+    unknown = [e for e, name in enumerate(names) if name in base.never_routed]
+    aside = mask[:, unknown].any(axis=1)
+    return np.where(aside[:, None], mixed, combiner.combine(mixed, features))
 
 
 def fit_stacker(

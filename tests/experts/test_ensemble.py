@@ -30,6 +30,10 @@ def test_a_chunk_stating_the_opposite_beats_one_that_does_not_mention_it() -> No
     assert best_chunk(probs, coverage=np.array([0.5, 1.0])) == 1
     # The supporting chunk holds as much of the claim: support still wins.
     assert best_chunk(probs, coverage=np.array([1.0, 1.0])) == 0
+    # Of two contradicting chunks, the one covering more of the claim than the supportive
+    # chunk wins, though the other contradicts more strongly (the demo's "59 EUR excess").
+    probs = np.array([[0.29, 0.48, 0.23], [0.58, 0.03, 0.39], [0.24, 0.51, 0.25]])
+    assert best_chunk(probs, coverage=np.array([1.0, 0.43, 0.43])) == 0
 
 
 def test_same_subject_reads_names_in_the_chunk_or_its_document() -> None:

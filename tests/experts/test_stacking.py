@@ -141,3 +141,28 @@ def test_the_scorer_keeps_chunks_about_another_subject_from_deciding(
     get_settings().experts.subject_rule = False
     Scorer(str(registry)).score([claim], evidence)
     assert seen[-1] is None
+
+
+def test_it_steps_aside_for_pairs_routed_to_an_expert_it_never_saw_routed() -> None:
+    """The fit never saw ``unseen`` routed (as the shipped stacker never saw nli-long): a pair
+    routed to it keeps the mixture's probabilities; the others get the stacker's."""
+    from experts.mixture.stacking import stacked
+
+    names = ["good", "noise", "unseen"]
+    rng = np.random.default_rng(1)
+    n = 300
+    y = rng.random(n) < 0.5
+    outputs = {name: rng.dirichlet([1, 1, 1], n) for name in names}
+    outputs["good"][:, 0] = np.where(y, 0.8, 0.2)
+    fit_mask = np.zeros((n, 3), dtype=bool)
+    fit_mask[:, [0, 1]] = True
+    stacker = fit_stacker(stack_features(fit_mask, outputs, names, np.zeros((n, 1))), y, names)
+    assert stacker.never_routed == ["unseen"]
+
+    mask = np.array([[True, True, False], [True, False, True]])
+    rows = {name: out[:2] for name, out in outputs.items()}
+    features = stack_features(mask, rows, names, np.zeros((2, 1)))
+    mixed = np.array([[0.3, 0.3, 0.4], [0.2, 0.5, 0.3]])
+    out = stacked(stacker, mixed, features, mask, names)
+    np.testing.assert_allclose(out[0], stacker.combine(mixed, features)[0])
+    np.testing.assert_allclose(out[1], mixed[1])
