@@ -168,10 +168,12 @@ def markdown(result: dict) -> str:
         lines += [
             f"## {part}",
             "",
-            f"Domain expert: {e['pairs']} pairs from {e['documents']} documents, "
-            f"{e['steps']} steps in {e['train_seconds']} s ({e['train_pairs_per_s']} pairs/s); "
-            f"on its test documents AUROC {e['test']['domain_auroc']} "
-            f"(generalist {e['test']['base_auroc']}).",
+            f"Domain expert: pairs (train / dev / test) {e['pairs']['train']} / "
+            f"{e['pairs']['dev']} / {e['pairs']['test']} from {e['documents']['train']} / "
+            f"{e['documents']['dev']} / {e['documents']['test']} documents; {e['steps']} steps "
+            f"in {e['train_seconds']} s ({e['train_pairs_per_s']} pairs/s); on its test "
+            f"documents AUROC {e['test']['domain_auroc']} (the generalist "
+            f"{e['test']['base_auroc']}); pairs per transform {e['transforms']}.",
             "",
             "| items | accuracy | balanced accuracy | AUROC | claims/s |",
             "|---|---|---|---|---|",
@@ -203,6 +205,12 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rewrite(path: str) -> None:
+    """The Markdown again from a saved JSON result (``--rewrite``)."""
+    result = json.loads(Path(path + ".json").read_text())
+    Path(path + ".md").write_text(markdown(result))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=15.0)
@@ -210,7 +218,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=150)
     parser.add_argument("--parts", default="demo,halueval")
     parser.add_argument("--out", default=str(RESULTS / "domain_experts"))
+    parser.add_argument("--rewrite", action="store_true", help="Only rewrite the Markdown.")
     args = parser.parse_args()
+    if args.rewrite:
+        rewrite(args.out)
+        return
     result = {
         "command": "python -m benchmarks.domain_experts "
         + " ".join(f"--{k} {v}" for k, v in vars(args).items() if k != "out"),
