@@ -53,16 +53,19 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(out, indent=2))
             return
         table = Table(title=f"experts of {out['registry']} (gate: {out['gate']})")
-        columns = ("name", "kind", "domains", "prior", "routed", "corpus (age)", "weights")
-        for column in columns:
+        # Domain experts add a column: their corpus's hash and how long ago they were trained.
+        domains_trained = any(trained.values())
+        columns = ("name", "kind", "domains", "prior", "routed")
+        for column in (*columns, *(("corpus (age)",) if domains_trained else ()), "weights"):
             table.add_column(column)
         for spec in specs:
             weights = str(spec.weights or "") if spec.kind == "cross_encoder" else "-"
-            domains = ", ".join(spec.domains)
             routed = "yes" if spec.routed else "no (reads spans)"
-            domain = trained[spec.name]
-            corpus = f"{domain['corpus_sha256'][:12]} ({domain['age']})" if domain else "-"
-            table.add_row(spec.name, spec.kind, domains, f"{spec.prior:g}", routed, corpus, weights)
+            row = [spec.name, spec.kind, ", ".join(spec.domains), f"{spec.prior:g}", routed]
+            if domains_trained:
+                domain = trained[spec.name]
+                row.append(f"{domain['corpus_sha256'][:12]} ({domain['age']})" if domain else "-")
+            table.add_row(*row, weights)
         Console().print(table)
 
     @experts_app.command("explain")
