@@ -45,16 +45,14 @@ def recorded_source(name: str) -> dict:
     Raises:
         DomainCorpusError: there is no such domain expert to retrain.
     """
-    import json
-
-    from experts.mixture.domains import PROFILE_FILE
+    from experts.mixture.domains import profile_data
     from experts.training.domain_data import DomainCorpusError
     from verdictflow.config import get_settings
 
-    file = get_settings().models_dir / name / PROFILE_FILE
-    if not file.exists():
+    profile = profile_data(get_settings().models_dir / name)
+    if profile is None:
         raise DomainCorpusError(f"corpus: none given, and no domain expert {name!r} to retrain")
-    return json.loads(file.read_text())["source"]
+    return profile["source"]
 
 
 def has_domain_experts() -> bool:

@@ -14,6 +14,7 @@ other stacker it steps aside, and the plain mixture decides (as for any unknown 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -66,14 +67,18 @@ class DomainTerm:
 
     @classmethod
     def read(cls, folder: Path) -> DomainTerm | None:
-        """The term saved in ``folder``, or None."""
+        """The term saved in ``folder``, or None; parsed once per version of the file
+        (scoring asks on every batch)."""
         file = Path(folder) / TERM_FILE
-        if not file.exists():
-            return None
-        data = json.loads(file.read_text())
-        if data.get("format") != TERM_FORMAT:
-            raise ValueError(f"{file}: format {data.get('format')!r} is not supported")
-        return cls(str(data["name"]), str(data["base_digest"]), np.asarray(data["weights"]))
+        return _read_term(file, file.stat().st_mtime_ns) if file.exists() else None
+
+
+@functools.lru_cache(maxsize=32)
+def _read_term(file: Path, mtime_ns: int) -> DomainTerm:
+    data = json.loads(file.read_text())
+    if data.get("format") != TERM_FORMAT:
+        raise ValueError(f"{file}: format {data.get('format')!r} is not supported")
+    return DomainTerm(str(data["name"]), str(data["base_digest"]), np.asarray(data["weights"]))
 
 
 class DomainStacker:

@@ -47,9 +47,16 @@ def centroid_profile(sentence_vectors: np.ndarray, quantile: float) -> tuple[np.
     return centroid.astype(np.float32), float(np.quantile(cosines, quantile))
 
 
+def profile_data(weights: Path | None) -> dict | None:
+    """The ``domain.json`` saved beside a domain expert's weights, or None (any other expert):
+    the one reader of that file."""
+    file = Path(weights or "") / PROFILE_FILE
+    return json.loads(file.read_text()) if weights and file.exists() else None
+
+
 @functools.lru_cache(maxsize=32)
 def _read(file: Path, mtime_ns: int) -> DomainProfile:
-    data = json.loads(file.read_text())
+    data = profile_data(file.parent)
     return DomainProfile(
         name=str(data["name"]),
         doc_ids=frozenset(data["doc_ids"]),
@@ -111,10 +118,9 @@ def stale_domains(specs: Sequence[ExpertSpec], store, share: float) -> list[dict
     """
     out = []
     for spec in specs:
-        file = Path(spec.weights or "") / PROFILE_FILE
-        if spec.kind != "cross_encoder" or not file.exists():
+        profile = profile_data(spec.weights) if spec.kind == "cross_encoder" else None
+        if profile is None:
             continue
-        profile = json.loads(file.read_text())
         trained = set(profile.get("chunk_hashes", []))
         chunks = store.get_chunks({"doc_id": profile["doc_ids"]}) if profile["doc_ids"] else []
         chunks += store.get_chunks({"domain": profile["name"]})
@@ -140,10 +146,9 @@ def domain_summary(spec: ExpertSpec) -> dict | None:
     other experts (``experts list``)."""
     from datetime import UTC, datetime
 
-    file = Path(spec.weights or "") / PROFILE_FILE
-    if spec.kind != "cross_encoder" or not file.exists():
+    profile = profile_data(spec.weights) if spec.kind == "cross_encoder" else None
+    if profile is None:
         return None
-    profile = json.loads(file.read_text())
     created = datetime.fromisoformat(profile["created_at"])
     hours = (datetime.now(UTC) - created).total_seconds() / 3600
     age = f"{hours / 24:.1f} d" if hours >= 24 else f"{hours:.1f} h"

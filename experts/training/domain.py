@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -146,8 +147,6 @@ def train_domain_expert(
         DomainCorpusError: the corpus breaks a rule (too few documents, no sentences).
         ValueError: a bad name, or one taken by the registry in force.
     """
-    import re
-
     if not re.match(NAME_RULE, name):
         raise ValueError(f"domain expert name {name!r}: letters, digits, '_', '.', '-' only")
     settings = get_settings()
@@ -178,7 +177,7 @@ def train_domain_expert(
     spec = TrainingSpec(name, ("corpus",), LABELS, (name,), description=f"Domain {name}.")
     save_expert(model, spec, out_dir, "")
     shipped, _ = load_expert(out_dir)
-    base_model, _ = load_expert(base.weights)
+    base_model = teacher if teacher is not None else load_expert(base.weights)[0]
     figures = held_out_figures(shipped, base_model, frames["test"])
     sentences = [s.text for s in synthetic.source_sentences(docs)]
     centroid, threshold = centroid_profile(
