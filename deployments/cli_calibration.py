@@ -34,13 +34,13 @@ def calibrate_command(
     if method is not None and method not in ("temperature", "isotonic", "auto"):
         console.print(f"[red]unknown method {method!r}: use temperature, isotonic or auto[/red]")
         raise typer.Exit(2)
-    from experts.decision.calibration_data import DATASET_NAMES
+    from experts.decision.calibration_data import dataset_names
 
-    unknown = [n for n in dataset.split(",") if n.strip() not in DATASET_NAMES]
+    unknown = [n for n in dataset.split(",") if n.strip() not in dataset_names()]
     if not Path(dataset).is_file() and unknown:
         console.print(
             f"[red]calibrate: unknown data set {', '.join(unknown)!r}: give a labelled JSONL "
-            f"file or one or more (comma-separated) of {', '.join(DATASET_NAMES)}[/red]"
+            f"file or one or more (comma-separated) of {', '.join(dataset_names())}[/red]"
         )
         raise typer.Exit(1)
     from flows.calibrate import run_calibrate

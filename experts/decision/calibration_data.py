@@ -20,6 +20,16 @@ from verdictflow.inputs import jsonl_records
 DATASET_NAMES = ("vitaminc", "halueval_qa", "halueval_dialogue", "halueval_summarization")
 
 
+def dataset_names() -> tuple[str, ...]:
+    """Every data set name: ``DATASET_NAMES``, then ``corpus`` (all verification corpus
+    sources, as a mix) and each corpus source, when the corpus is there."""
+    if get_settings().training.corpus_dir is None:
+        return DATASET_NAMES
+    from experts.training.corpus import source_names
+
+    return (*DATASET_NAMES, "corpus", *source_names())
+
+
 def _sample(rows: list[dict], limit: int | None, seed: str) -> list[dict]:
     """A stable subset of at most ``limit`` rows (same rows for the same input)."""
     if limit is None or len(rows) <= limit:
@@ -57,11 +67,13 @@ def _dataset_frame(name: str) -> tuple[Any, str]:
 
     if name == "vitaminc":
         return data.load_vitaminc(), "page"
+    if name in dataset_names()[len(DATASET_NAMES) :]:
+        return data.load_datasets([name])[name]
     if name.startswith("halueval_") and name.removeprefix("halueval_") in data.HALUEVAL_KINDS:
         return data.load_halueval(name.removeprefix("halueval_")), "group"
     raise ValueError(
-        f"unknown data set {name!r}: give a labelled JSONL path or one of vitaminc, "
-        + ", ".join(f"halueval_{k}" for k in data.HALUEVAL_KINDS)
+        f"unknown data set {name!r}: give a labelled JSONL path or one of "
+        + ", ".join(dataset_names())
     )
 
 
@@ -78,6 +90,10 @@ def load_labelled(
     names joined by commas are a mix of those data sets.
     At most ``limit`` rows per part (default ``quality.calibration_max_rows``) are kept.
     """
+    if dataset == "corpus":  # every corpus source, up to ``limit`` rows of each
+        from experts.training.corpus import source_names
+
+        dataset = ",".join(source_names())
     if "," in dataset:  # a mix: each data set's rows, up to ``limit`` of each
         names = [name.strip() for name in dataset.split(",")]
         parts = [load_labelled(name, split, eval_split, limit) for name in names]

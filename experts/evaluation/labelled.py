@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from experts.decision.calibration_data import DATASET_NAMES, load_labelled
+from experts.decision.calibration_data import DATASET_NAMES, dataset_names, load_labelled
 from experts.evaluation.metrics import evaluation_metrics, task_of
 from verdictflow.config import REPO_ROOT, get_settings
 from verdictflow.contracts import InputError, ItemVerdict, label_index, stable_fraction
@@ -43,7 +43,7 @@ def expand_datasets(names: Sequence[str]) -> list[str]:
 
 def dataset_label(name: str) -> str:
     """The short name a data set has in the report (a path's file stem)."""
-    return name if name in DATASET_NAMES or name == "demo" else Path(name).stem
+    return name if name in dataset_names() or name == "demo" else Path(name).stem
 
 
 def read_labelled(path: Path) -> tuple[list[dict], list[InputError]]:
@@ -80,7 +80,7 @@ def load_eval_rows(
     settings = get_settings().evaluation
     limit = settings.max_rows if limit is None else limit
     errors: list[InputError] = []
-    if dataset in DATASET_NAMES:
+    if dataset in dataset_names():
         everything = limit if limit is not None else 2**62  # not the calibration default
         _, rows, description = load_labelled(dataset, eval_split=settings.split, limit=everything)
         description = {k: v for k, v in description.items() if k not in ("rows", "limit")}
@@ -90,7 +90,7 @@ def load_eval_rows(
         if not path.exists():
             raise FileNotFoundError(
                 f"data set {dataset!r}: no such file; give demo, all, a JSONL path or one of "
-                + ", ".join(DATASET_NAMES)
+                + ", ".join(dataset_names())
             )
         rows, errors = read_labelled(path)
         if limit is not None and len(rows) > limit:

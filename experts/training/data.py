@@ -244,10 +244,18 @@ EXTRA_DATASETS = ("bigbench_nli", "squad_shifts", "synthetic")
 def load_datasets(
     names: tuple[str, ...] | list[str] = DATASETS, cache_dir: Path | None = None
 ) -> dict[str, tuple[pd.DataFrame, str]]:
-    """Data sets by name (vitaminc, halueval_qa, ...) as (frame, group column)."""
+    """Data sets by name (vitaminc, halueval_qa, ..., a verification corpus source, or
+    ``corpus`` for all of its sources) as (frame, group column)."""
+    from experts.training import corpus
+
     out = {}
+    in_corpus = corpus.source_names() if get_settings().training.corpus_dir else []
     for name in names:
-        if name == "vitaminc":
+        if name == "corpus":
+            out.update({src: (corpus.read_source(src), "group") for src in in_corpus})
+        elif name in in_corpus:
+            out[name] = (corpus.read_source(name), "group")
+        elif name == "vitaminc":
             out[name] = (load_vitaminc(cache_dir), "page")
         elif name.startswith("halueval_") and name[9:] in HALUEVAL_KINDS:
             out[name] = (load_halueval(name[9:], cache_dir), "group")
@@ -258,7 +266,8 @@ def load_datasets(
             out[name] = (loader(cache_dir), "group")
         else:
             raise DataError(
-                f"unknown data set {name!r}; expected one of {DATASETS + EXTRA_DATASETS}"
+                f"unknown data set {name!r}; expected one of "
+                f"{(*DATASETS, *EXTRA_DATASETS, 'corpus', *in_corpus)}"
             )
     return out
 

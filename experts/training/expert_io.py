@@ -58,6 +58,18 @@ def _quiet_mismatch():
         hf_logging.set_verbosity(level)
 
 
+def load_tokenizer(folder: Path):
+    """The tokenizer of a model folder on disk (never from a hub)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+
+
+def set_max_length(model, n: int) -> None:
+    """Cut the pairs ``model.preprocess`` tokenizes at ``n`` tokens from now on."""
+    model.max_seq_length = int(n)
+
+
 def freeze_lower(model, frozen_layers: int) -> None:
     """Freeze the embeddings and the lowest ``frozen_layers`` encoder layers."""
     encoder = model.model.base_model

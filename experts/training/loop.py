@@ -36,6 +36,7 @@ from experts.training.expert_io import (  # noqa: F401  (re-exported: the traini
     p_supported,
     predict_proba,
     save_expert,
+    set_max_length,
 )
 from experts.training.specs import (  # noqa: F401
     BINARY_LABELS,
@@ -190,6 +191,10 @@ def train_expert(
     n_targets = len(TARGETS) if len(labels) == 3 else len(labels)
     weights = torch.tensor(class_weights(targets, n_targets), device=device)
     evidence, claims = train["evidence"].tolist(), train["claim"].tolist()
+    # Per-row token limits (the need of each row's source), else the config's for all.
+    row_limits = (
+        train["max_length"].to_numpy(dtype=np.int64) if "max_length" in train.columns else None
+    )
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -234,6 +239,8 @@ def train_expert(
     while step < total and not result.stopped_early:
         epoch, pos = divmod(step, steps_per_epoch)
         idx = orders[epoch][pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
+        if row_limits is not None:
+            set_max_length(model, row_limits[idx].max())
         batch = encode(model, [evidence[i] for i in idx], [claims[i] for i in idx])
         y = torch.as_tensor(targets[idx], device=device)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
@@ -254,6 +261,7 @@ def train_expert(
         out_of_time = time.monotonic() >= deadline
         if step % cfg.eval_every == 0 or step == total or out_of_time:
             rate = seen / max(time.perf_counter() - started, 1e-9)
+            set_max_length(model, cfg.max_length)
             scores = dev_score(model, dev)
             entry = {
                 "step": step,
@@ -294,4 +302,5 @@ def train_expert(
     result.steps = step
     if best_state is not None:
         model.model.load_state_dict(best_state)
+    set_max_length(model, cfg.max_length)
     return model, result

