@@ -282,6 +282,7 @@ def page_reads(ids: dict[str, Any]) -> dict[str, Any]:
 
     def calibration(c):
         S.labelled_runs(c), S.evaluations(c), S.calibration_buckets(c, [big])
+        S.labelled_verdicts(c, [big])  # the ECE and reliability bins, as the batch gate's
 
     return {
         "overview": overview,

@@ -14,10 +14,16 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from deployments.run_report import GoldScore
     from flows.verify import VerifyResult
     from verdictflow.contracts import ClaimVerdict
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Set before Prefect or the HF libraries are imported, with or without -v: Prefect's client
+# prints a usage-data notice on import in a terminal unless DO_NOT_TRACK is set (the server
+# setting above does not stop it), and transformers draws a "Loading weights" bar per model.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 # The temporary Prefect server's first start on a fresh machine (no bytecode yet, a new
 # database to migrate) can take longer than Prefect's default 20 s.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -39,10 +45,10 @@ def _options(
     """Check text against evidence, claim by claim."""
 
 
-def _run_verify(path: Path, output: Path | None) -> VerifyResult:
+def _run_verify(path: Path, output: Path | None, rerun: bool = False) -> VerifyResult:
     from rich.progress import Progress
 
-    from flows import verify as verify_module
+    from flows import fast_path as verify_module  # Prefect is imported only for a flow run
 
     with Progress(console=console, transient=True) as progress:
         bar = progress.add_task("verifying", total=None)
@@ -52,7 +58,7 @@ def _run_verify(path: Path, output: Path | None) -> VerifyResult:
 
         verify_module.progress_listeners.append(listener)
         try:
-            result = verify_module.verify_items(path=str(path))
+            result = verify_module.verify_items(path=str(path), rerun=rerun)
         finally:
             verify_module.progress_listeners.remove(listener)
     if output is not None:
@@ -63,26 +69,54 @@ def _run_verify(path: Path, output: Path | None) -> VerifyResult:
                 handle.write(json.dumps(output_row(verdict, result.run_id)) + "\n")
     if result.status == "quality_failed":
         _print_failed_expectations(result.run_id)
+    _print_gold_score(result)
+    from rich.markup import escape
+
     for error in result.errors:
         console.print(
-            f"[yellow]line {error.line} item {error.item_id or '-'}: "
-            f"rule {error.rule}: {error.message}[/yellow]",
+            f"[yellow]line {error.line} item {escape(error.item_id or '-')}: "
+            f"rule {error.rule}: {escape(error.message)}[/yellow]",
             soft_wrap=True,  # one line per error, whatever the terminal width
         )
+    for warning in result.counts.get("warnings", []):
+        console.print(f"[yellow]warning: {escape(warning)}[/yellow]", soft_wrap=True)
     return result
 
 
+def _counts_line(result: VerifyResult) -> str:
+    """The run's last line: its id, status and counts (warnings are printed on their own)."""
+    counts = {k: v for k, v in result.counts.items() if k != "warnings"}
+    return f"run {result.run_id}: {result.status} {counts}"
+
+
 def _print_failed_expectations(run_id: str) -> None:
+    """What each failed gate checked and what it means, in plain words."""
+    from rich.markup import escape
+
+    from quality.explain import failure_lines
     from storage.repository import current_repository
 
-    for res in current_repository().load_quality_results(run_id):
-        if not res.success:
-            observed = res.details.get("observed_value", res.unexpected_count)
-            console.print(
-                f"[red]quality gate {res.suite}: {res.details.get('rule', res.expectation)} "
-                f"failed (observed {observed}, {res.details.get('kwargs', {})})[/red]",
-                soft_wrap=True,
-            )
+    for line in failure_lines(current_repository().load_quality_results(run_id)):
+        console.print(f"[yellow]{escape(line)}[/yellow]", soft_wrap=True)
+
+
+def _gold_score(result: VerifyResult) -> GoldScore | None:
+    """The run's verdicts against the gold labels its items carry (None: no labels)."""
+    from deployments.run_report import score
+    from storage.repository import current_repository
+    from verdictflow.contracts import gold_labels
+
+    labels = gold_labels(current_repository().load_items(result.run_id))
+    return score(result.verdicts, labels) if labels else None
+
+
+def _print_gold_score(result: VerifyResult) -> None:
+    """``Against the gold labels: N of M items right ...`` when the items carry labels."""
+    from deployments.run_report import score_line
+
+    gold = _gold_score(result)
+    if gold is not None:
+        console.print(score_line(gold), soft_wrap=True)
 
 
 def _short(text: str, width: int) -> str:
@@ -112,24 +146,40 @@ def _highlighted(claim: ClaimVerdict, width: int) -> str:
     return "".join(parts) + ("…" if cut < len(text) else "")
 
 
-def _print_verdicts(result: VerifyResult) -> None:
+# How the table marks a labelled item's outcome (``deployments.run_report``).
+OUTCOME_STYLES = {
+    "caught": "green",
+    "missed": "bold red",
+    "false alarm": "bold yellow",
+    "passed": "dim",
+}
+
+
+def _print_verdicts(result: VerifyResult, gold: GoldScore | None = None) -> None:
+    """The verdicts as a table, one line per item; with ``gold``, each item's gold label and
+    what the verdict did (caught, missed, false alarm, passed)."""
     colours = {"supported": "green", "contradicted": "red", "unsupported": "yellow"}
     out = Console()
     table = Table(title=f"run {result.run_id} ({result.status})", box=box.SIMPLE_HEAD)
-    widths = {"item": 24, "verdict": 12, "p_supported": 11}
+    widths = {"item": 24, "verdict": 12}
+    if gold is not None:
+        widths.update({"gold": 12, "check": 11})
+    widths["p_supported"] = 11
     for column, width in widths.items():
         table.add_column(column, no_wrap=True, min_width=width, max_width=width)
     table.add_column("deciding claim", no_wrap=True)
     # One line per item: long ids and claims are cut (the JSONL output has them whole).
-    claim_width = max(20, out.width - sum(widths.values()) - 10)
+    claim_width = max(20, out.width - sum(widths.values()) - 4 * len(widths))
     for verdict in result.verdicts:
         colour = colours.get(verdict.label.value, "magenta")
-        table.add_row(
-            _short(verdict.item_id, 24),
-            f"[{colour}]{verdict.label.value}[/{colour}]",
-            f"{verdict.p_supported:.2f}",
-            _highlighted(verdict.deciding_claim, claim_width),
-        )
+        cells = [_short(verdict.item_id, 24), f"[{colour}]{verdict.label.value}[/{colour}]"]
+        if gold is not None:
+            kind = gold.outcomes.get(verdict.item_id, "")
+            style = OUTCOME_STYLES.get(kind, "dim")
+            label = _short(gold.labels.get(verdict.item_id, "-"), 12)
+            cells += [label, f"[{style}]{kind or '-'}[/{style}]"]
+        cells += [f"{verdict.p_supported:.2f}", _highlighted(verdict.deciding_claim, claim_width)]
+        table.add_row(*cells)
     table.caption = " ".join(f"[{style}]{kind}[/{style}]" for kind, style in SPAN_STYLES.items())
     out.print(table)
 
@@ -139,11 +189,15 @@ def verify(
     input: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSONL of items."),
     output: Path | None = typer.Option(None, "--output", "-o", help="JSONL of verdicts."),
     table: bool = typer.Option(False, help="Also print a table of verdicts."),
+    rerun: bool = typer.Option(
+        False, "--rerun", help="Check again as a new run, even when nothing changed."
+    ),
 ) -> None:
     """Verify every item of INPUT (one JSON object a line).
 
     Without ``--output`` the verdicts go to the terminal: a table, or JSONL rows when standard
-    output is a pipe or a file."""
+    output is a pipe or a file. The same file checked by the same experts is the same run:
+    its stored verdicts come back (``--rerun`` checks it again)."""
     if input.suffix.lower() in (".csv", ".parquet", ".tsv", ".xlsx"):
         console.print(
             f"[red]{input}: verify expects JSONL (one JSON object a line); for a "
@@ -156,15 +210,15 @@ def verify(
     if not input.read_bytes().strip():
         console.print(f"[red]{input}: no records: the file is empty[/red]", soft_wrap=True)
         raise typer.Exit(code=1)
-    result = _run_verify(input, output)
+    result = _run_verify(input, output, rerun)
     if output is None and not sys.stdout.isatty():
         from verdictflow.verdicts import output_row
 
         for verdict in result.verdicts:
             typer.echo(json.dumps(output_row(verdict, result.run_id)))
     elif table or output is None:
-        _print_verdicts(result)
-    console.print(f"run {result.run_id}: {result.status} {result.counts}", soft_wrap=True)
+        _print_verdicts(result, _gold_score(result))
+    console.print(_counts_line(result), soft_wrap=True)
     if not result.verdicts:
         raise typer.Exit(code=1)
 
@@ -173,19 +227,25 @@ def verify(
 def demo(
     all_items: bool = typer.Option(False, "--all", help="List every item, not only the flagged."),
 ) -> None:
-    """Ingest the demo corpus, verify the demo items against it, list what it flagged."""
+    """Ingest the demo corpus, verify the demo items against it, list what it flagged and,
+    as the items carry gold labels, what it missed."""
+    from deployments.run_report import by_outcome, listing_line, to_list
     from flows.ingest import ingest_documents
 
     ingest_documents([str(DEMO_DIR / "corpus")])
     result = _run_verify(DEMO_DIR / "items.jsonl", None)
-    console.print(f"run {result.run_id}: {result.status} {result.counts}", soft_wrap=True)
-    flagged = [v for v in result.verdicts if all_items or v.label.value != "supported"]
-    if len(flagged) < len(result.verdicts):
+    console.print(_counts_line(result), soft_wrap=True)
+    gold = _gold_score(result)
+    listed = by_outcome(result.verdicts, gold) if all_items else to_list(result.verdicts, gold)
+    if gold is not None:
+        ids = [v.item_id for v in listed]
+        console.print(listing_line(gold, ids, "verdictflow demo --all"), soft_wrap=True)
+    elif len(listed) < len(result.verdicts):
         console.print(
-            f"{len(result.verdicts) - len(flagged)} supported items not listed "
+            f"{len(result.verdicts) - len(listed)} supported items not listed "
             "(`verdictflow demo --all` lists every item)"
         )
-    _print_verdicts(result.model_copy(update={"verdicts": flagged}))
+    _print_verdicts(result.model_copy(update={"verdicts": listed}), gold)
 
 
 @db_app.command("upgrade")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -38,9 +39,34 @@ def api(
         )
     host = host or settings.api.host
     port = port or settings.api.port
-    console.print(f"verdictflow api on http://{host}:{port} (OpenAPI at /docs); loading models")
+    loading = "loading models" if settings.api.warm_up else "models load on first use"
+    console.print(f"verdictflow api on http://{host}:{port} (OpenAPI at /docs); {loading}")
+    app = create_app(settings)
     # log_config=None: uvicorn keeps the logging verdictflow set up (a file unless -v).
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    _announcing_server(config, app).run()
+
+
+def _announcing_server(config: Any, app: Any) -> Any:
+    """A uvicorn server that says ``ready`` (with its address) once the app's start is over
+    (models loaded) and its sockets listen: from then on it answers requests."""
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets: list | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.started:
+                return
+            host, port = config.host, config.port
+            for server in getattr(self, "servers", []):
+                for sock in server.sockets:
+                    port = sock.getsockname()[1]  # the real port, also when asked for 0
+            seconds = sum((getattr(app.state, "load_seconds", None) or {}).values())
+            warm = app.state.settings.api.warm_up
+            how = f"models loaded in {seconds:.1f} s" if warm else "models load on first use"
+            console.print(f"verdictflow api ready on http://{host}:{port} ({how})", soft_wrap=True)
+
+    return AnnouncingServer(config)
 
 
 def _store():

@@ -116,9 +116,20 @@ def register(app: typer.Typer) -> None:
     @experts_app.command("train-domain")
     def train_domain(
         name: Annotated[str, typer.Argument(help="The expert's name; its domain's name too.")],
+        more: Annotated[
+            list[Path] | None,
+            typer.Argument(
+                help="More files or folders of the corpus: --corpus a b c takes all three.",
+                show_default=False,
+            ),
+        ] = None,
         corpus: Annotated[
             list[Path] | None,
-            typer.Option("--corpus", help="Files or folders of the domain's documents."),
+            typer.Option(
+                "--corpus",
+                help="Files or folders of the domain's documents: --corpus a b c, or "
+                "--corpus a --corpus b.",
+            ),
         ] = None,
         from_store: Annotated[
             bool, typer.Option("--from-store", help="The ingested chunks matching --filter.")
@@ -130,24 +141,36 @@ def register(app: typer.Typer) -> None:
         minutes: Annotated[
             float | None, typer.Option(help="Training budget; default domains.minutes (15).")
         ] = None,
+        force: Annotated[
+            bool,
+            typer.Option("--force", help="Register it even when it is worse than the generalist."),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="The summary as JSON.")] = False,
     ) -> None:
         """Train a domain expert on your own corpus (synthetic pairs, split by document) and
-        register it: the gate routes the domain's claims to it."""
+        register it: the gate routes the domain's claims to it. One worse than the generalist
+        on its own test documents is not registered (exit 1, both figures) unless --force."""
+        from rich.markup import escape
+
         from deployments.cli_retrieval import _parse_filters
         from experts.training.domain_data import DomainCorpusError
         from flows.train_domain import DomainCorpus, train_domain_expert
 
-        if bool(corpus) == from_store or (from_store and not filter_):
+        if more and not corpus:
+            raise typer.BadParameter(
+                f"unexpected {' '.join(map(str, more))}: corpus paths follow --corpus"
+            )
+        paths = [*(corpus or []), *(more or [])]
+        if bool(paths) == from_store or (from_store and not filter_):
             raise typer.BadParameter("give --corpus PATH..., or --from-store with --filter")
-        source = DomainCorpus(
-            paths=[str(p) for p in corpus or []], store_filter=_parse_filters(filter_)
-        )
+        source = DomainCorpus(paths=[str(p) for p in paths], store_filter=_parse_filters(filter_))
         try:
-            summary = train_domain_expert(name, source, minutes or 0.0)
+            summary = train_domain_expert(name, source, minutes or 0.0, force)
         except (DomainCorpusError, ValueError) as exc:
-            err.print(f"[red]{name}: {exc}[/red]", soft_wrap=True)
+            err.print(f"[red]{name}: {escape(str(exc))}[/red]", soft_wrap=True)
             raise typer.Exit(code=1) from exc
+        if summary.get("warning"):
+            err.print(f"[yellow]{name}: {escape(summary['warning'])}[/yellow]", soft_wrap=True)
         if as_json:
             typer.echo(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
             return

@@ -35,16 +35,23 @@ def _parse_filters(items: list[str] | None) -> dict:
 
 
 def _print_ingest(result: dict) -> None:
-    """Each failure on a line of its own, then the counts as a table."""
+    """Each failure and each skipped file on a line of its own, then the counts as a table."""
+    from rich.markup import escape
+
     for failure in result["failures"]:
         console.print(
-            f"[yellow]{failure['doc_id']} ({failure['source']}): rule {failure['rule']}: "
-            f"{failure['message']}[/yellow]",
+            f"[yellow]{escape(failure['doc_id'])} ({escape(failure['source'])}): rule "
+            f"{failure['rule']}: {escape(failure['message'])}[/yellow]",
             soft_wrap=True,  # one line per failure, whatever the terminal width
+        )
+    for skipped in result.get("skipped", []):
+        console.print(
+            f"[yellow]skipped {escape(skipped['source'])}: {escape(skipped['reason'])}[/yellow]",
+            soft_wrap=True,
         )
     counts = result["counts"]
     table = Table(title=f"ingest {result['run_id']}")
-    keys = ("new", "changed", "unchanged", "deleted", "failed", "chunks", "embedded")
+    keys = ("new", "changed", "unchanged", "deleted", "failed", "skipped", "chunks", "embedded")
     for key in keys:
         table.add_column(key, justify="right")
     table.add_row(*(str(counts.get(key, 0)) for key in keys))

@@ -1,8 +1,9 @@
 """A quiet terminal: library logs go to a file under ``VERDICTFLOW_HOME``.
 
 The CLI shows a progress bar, its results and errors. Prefect's run logs, the Dask
-scheduler's and workers', Great Expectations', warnings and the weight-loading bars go to
-``HOME/logs/verdictflow.log`` instead (``verdictflow -v`` leaves them on the terminal). It
+scheduler's and workers', Great Expectations' and warnings go to
+``HOME/logs/verdictflow.log`` instead (``verdictflow -v`` leaves them on the terminal); the
+weight-loading bars and Prefect's usage-data notice are off either way (``deployments.cli``). It
 works through the environment, before Prefect or Dask is imported, so the processes the CLI
 starts (the temporary Prefect server, Dask workers) write to the same file.
 """

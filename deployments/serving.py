@@ -5,11 +5,18 @@ from inside the running event loop, where Prefect's ``async_dispatch`` hands bac
 ``astop()`` coroutine instead of running it: the runner is never stopped, the process leaves
 through ``sys.exit`` and Python warns "coroutine 'Runner.astop' was never awaited". The
 runner here schedules ``astop()`` on its loop instead, so SIGTERM stops it as Ctrl-C does.
+
+SIGINT is set to raise ``KeyboardInterrupt`` before serving, whatever the process inherited: a
+process started from a non-interactive shell's background job (``make test &``, a CI step,
+``nohup``) inherits SIGINT *ignored*, Python then installs no handler, and serve would go on
+serving through every SIGINT.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,10 +55,18 @@ def serve_deployments(deployments: Sequence[Any], limit: int | None) -> None:
     for deployment in deployments:
         runner.add_deployment(deployment)
     print(start_message(deployments), flush=True)
+    honour_sigint()
     try:
         asyncio.run(runner.start())
     except KeyboardInterrupt:
         log.info("Received KeyboardInterrupt, shutting down...")
+
+
+def honour_sigint() -> None:
+    """Make SIGINT raise ``KeyboardInterrupt`` in this process, as in an interactive one,
+    even when it was started with SIGINT ignored (the main thread only can set handlers)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def start_message(deployments: Sequence[Any]) -> str:

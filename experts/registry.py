@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import re
@@ -220,26 +221,67 @@ def build_expert(spec: ExpertSpec) -> Expert:
     )
 
 
+# Files up to this size are known by their content; larger ones (weights) by size and mtime.
+CONTENT_BYTES = 2**20
+
+
+def file_digest(path: Path | None) -> str | None:
+    """A file's identity: the sha256 of a small file's content, else its size and mtime
+    (weights are large); None when there is no such file. Read once per version."""
+    if path is None:
+        return None
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return _file_digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=512)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    if size > CONTENT_BYTES:
+        return f"size={size},mtime_ns={mtime_ns}"
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def folder_digest(folder: Path) -> str:
+    """A weights folder's identity: that of each file in it (``file_digest``), so new weights,
+    a new routing profile or a new combiner term change it."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    listing = {p.name: file_digest(p) for p in files}
+    return hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()[:16]
+
+
 _BUILDING = threading.Lock()
 
 
 def cached_expert(name: str, registry: str | None = None) -> Expert:
-    """The expert ``name`` of a registry, built once per process (workers call this).
+    """The expert ``name`` of a registry, built once per process and version of its weights
+    (workers call this; an expert retrained in place is built again).
 
     Worker threads of one process ask for experts at once: one builds while the others wait
     (transformers' lazy imports are not safe to race, and a model is loaded only once)."""
     with _BUILDING:
-        return _cached_expert(name, registry)
+        spec = next((s for s in load_registry(registry, True) if s.name == name), None)
+        version = folder_digest(spec.weights) if spec and spec.weights else ""
+        return _cached_expert(name, registry, version)
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_expert(name: str, registry: str | None = None) -> Expert:
+def _cached_expert(name: str, registry: str | None = None, version: str = "") -> Expert:
     for spec in load_registry(registry, include_unrouted=True):
         if spec.name == name:
             return build_expert(spec)
     raise KeyError(
         f"expert {name!r} is not an enabled, available expert of {registry_path(registry)}"
     )
+
+
+def clear_expert_cache() -> None:
+    """Forget every expert built in this process (the next ``cached_expert`` builds anew)."""
+    with _BUILDING:
+        _cached_expert.cache_clear()
 
 
 def load_experts(
@@ -266,9 +308,12 @@ def window_tokens(path: str | Path | None = None) -> int:
     """Evidence tokens of one verification window: ``settings.experts.window_tokens``, else
     the largest reading window of the registry's cross-encoders (``reading_window``): the
     expert with the longest limit reads each window whole, and every other cross-encoder
-    reads it in windows of its own (``experts.mixture.scoring``)."""
+    reads it in windows of its own (``experts.mixture.scoring``). Domain experts do not count:
+    they never read an item's own context, so they do not change its windows."""
     settings = get_settings().experts
     if settings.window_tokens:
         return settings.window_tokens
-    windows = [w for w in map(reading_window, load_registry(path)) if w]
+    specs = load_registry(path)
+    readers = [s for s in specs if not s.domain_only] or specs
+    windows = [w for w in map(reading_window, readers) if w]
     return max(windows) if windows else max(16, settings.max_length - settings.window_claim_tokens)

@@ -97,8 +97,9 @@ def ingest_documents(
         show_progress: Draw a progress bar (the CLI does).
 
     Returns:
-        ``{"run_id", "counts", "failures", "changes", "timings"}``; counts hold new, changed,
-        unchanged, deleted, failed, chunks and embedded.
+        ``{"run_id", "counts", "failures", "skipped", "changes", "timings"}``; counts hold
+        new, changed, unchanged, deleted, failed, skipped (files of a folder of a type no
+        loader reads), chunks and embedded.
     """
     log = get_run_logger()
     paths = [str(Path(p).expanduser().resolve()) for p in paths]
@@ -130,12 +131,15 @@ def ingest_documents(
     timings = {"load_s": t1 - t0, "index_s": t2 - t1, "total_s": time.perf_counter() - t0}
     for failure in plan.failures:
         log.warning("document %s failed (%s): %s", failure.doc_id, failure.rule, failure.message)
+    for skipped in plan.skipped:
+        log.warning("file %s skipped: %s", skipped.source, skipped.reason)
     log.info("ingest %s: %s", run_id, counts)
     finish_run_task(run_id, "completed", counts, timings)
     return {
         "run_id": run_id,
         "counts": counts,
         "failures": [f.model_dump() for f in plan.failures],
+        "skipped": [f.model_dump() for f in plan.skipped],
         "changes": [c.model_dump() for c in changes],
         "timings": timings,
     }

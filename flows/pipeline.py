@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from experts.fingerprint import verdicts_digest
 from experts.mixture.scoring import BatchRunner, InProcessRunner, Scorer
-from quality.gates import GateOutcome, check_batch, check_evidence, check_outputs
 from quality.outcome import run_status
 from tasks import stages
 from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, Evidence, InputError, Item, ItemVerdict, gold_labels
 from verdictflow.inputs import input_digest
 from verdictflow.verdicts import code_version, group_items, run_key
+
+if TYPE_CHECKING:  # the suites (pandas, Great Expectations) load only when a run uses them
+    from quality.gates import GateOutcome
 
 T = TypeVar("T")
 
@@ -97,13 +100,15 @@ class Inline:
 
 
 def run_parameters(parent_run_id: str | None = None) -> dict[str, Any]:
-    """The settings that change a run's verdicts (part of its run id)."""
+    """What changes a run's verdicts (part of its run id): the settings, and the digest of
+    the experts, gate, combiner and calibrator in force (``experts.fingerprint``)."""
     settings = get_settings()
     return {
         "top_k": settings.retrieval.top_k,
         "search_mode": settings.retrieval.search_mode,
         "gate_top_k": settings.experts.gate_top_k,
         "alpha": settings.verify.alpha,
+        "experts_digest": verdicts_digest(settings.experts.registry),
         "parent_run_id": parent_run_id,
     }
 
@@ -133,6 +138,8 @@ def verify_pipeline(
     verdicts = execution.run(stages.load_verdicts, run_id)
     status = "completed" if valid else "failed"
     if gates:
+        from quality.gates import check_batch, check_evidence, check_outputs
+
         outcomes["evidence"] = execution.run(check_evidence, claims, evidence)
         outcomes["outputs"] = execution.run(check_outputs, verdicts, [i.id for i in valid])
         outcomes["batch"] = execution.run(check_batch, verdicts, labels_of(valid))

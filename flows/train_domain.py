@@ -2,7 +2,9 @@
 
 read the corpus (files, or ingested chunks matching a filter) -> synthetic and retrieved pairs,
 split by document -> fine-tune the generalist within the budget -> measure on the test
-documents -> register (``HOME/models/domains.yaml``) -> a summary artifact.
+documents -> register (``HOME/models/domains.yaml``) -> a summary artifact. An expert worse
+than the generalist on its test documents is refused (the run fails, naming both figures)
+unless ``force``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class DomainCorpus(BaseModel):
 
 @flow(name="train-domain-expert", log_prints=True)
 def train_domain_expert(
-    name: str, corpus: DomainCorpus | None = None, minutes: float = 0.0
+    name: str, corpus: DomainCorpus | None = None, minutes: float = 0.0, force: bool = False
 ) -> dict:
     """Train the domain expert ``name`` on its corpus and register it for routing.
 
@@ -44,12 +46,15 @@ def train_domain_expert(
         corpus: The domain's documents; empty: the corpus it was trained on last time, read
             again (what the ``verdictflow.domain.stale`` trigger does).
         minutes: Training budget in minutes; 0: ``VERDICTFLOW_DOMAINS__MINUTES`` (15).
+        force: Register it even when it is worse than the generalist on its test documents
+            (the summary's ``warning`` says so); else such an expert is refused.
     """
     if corpus is None or not (corpus.paths or corpus.store_filter):
         corpus = DomainCorpus.model_validate(recorded_source(name))
     docs = read_domain_corpus_task(corpus.paths, corpus.store_filter)
     budget = minutes or get_settings().domains.minutes
-    summary = train_domain_task(name, docs, budget, corpus.model_dump(exclude_defaults=True))
+    source = corpus.model_dump(exclude_defaults=True)
+    summary = train_domain_task(name, docs, budget, source, force)
     key = re.sub(r"[^a-z0-9-]", "-", f"domain-{name.lower()}")[:60]
     create_markdown_artifact(_summary_markdown(summary), key=key)
     return summary
@@ -69,6 +74,7 @@ def _summary_markdown(summary: dict) -> str:
             f"| domain expert | {test['domain_auroc']} |",
             f"| the generalist it started from | {test['base_auroc']} |",
             "",
+            *([f"**Warning**: {summary['warning']}", ""] if summary.get("warning") else []),
             f"{summary['steps']} steps in {summary['train_seconds']} s "
             f"({summary['train_pairs_per_s']} pairs/s)",
         ]

@@ -14,23 +14,31 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import Flow, flow
-from prefect.context import FlowRunContext, TaskRunContext
+from prefect.context import FlowRunContext
 
+from flows.fast_path import fast_path_applies, fresh_run_id, verify_inline
 from flows.pipeline import (
     Inline,
     VerifyResult,
     progress_listeners,
     verify_pipeline,
 )
+from flows.run_warnings import with_warnings
 from flows.runtime import task_runner
 from quality.gates import GateOutcome
 from tasks.artifacts import RunProgress, summary_artifact
 from tasks.quality import quality_report
 from tasks.scoring import flow_batches
 from tasks.verify import as_task
-from verdictflow.config import get_settings
 
-__all__ = ["VerifyResult", "progress_listeners", "verify_items", "verify_items_flow"]
+__all__ = [
+    "VerifyResult",
+    "fast_path_applies",
+    "fresh_run_id",
+    "progress_listeners",
+    "verify_items",
+    "verify_items_flow",
+]
 
 
 class InFlow:
@@ -65,35 +73,16 @@ def verify_items_flow(
     path: str | None = None,
     run_id: str | None = None,
     parent_run_id: str | None = None,
+    rerun: bool = False,
 ) -> VerifyResult:
-    """Verify items given as records (``{"id", "text", "context"?, ...}``) or a JSONL ``path``."""
+    """Verify items given as records (``{"id", "text", "context"?, ...}``) or a JSONL ``path``.
+
+    The same input checked by the same experts is the same run (its stored verdicts come
+    back); ``rerun`` checks it again as a new run."""
     execution = InFlow(f"verify {path}" if path else "verify")
-    return verify_pipeline(execution, items, path, run_id, parent_run_id)
-
-
-def fast_path_applies(items: list | None = None, path: str | None = None) -> bool:
-    """A direct call on few records (a list, or a JSONL file of few lines), outside any
-    Prefect run."""
-    limit = get_settings().verify.fast_path_max_items
-    if limit <= 0 or FlowRunContext.get() is not None or TaskRunContext.get() is not None:
-        return False
-    if path is not None:
-        return _lines_at_most(path, limit)
-    return items is not None and len(items) <= limit
-
-
-def _lines_at_most(path: str, limit: int) -> bool:
-    """Whether the file has at most ``limit`` non-blank lines (reads no further)."""
-    try:
-        with open(path, "rb") as handle:
-            count = 0
-            for line in handle:
-                count += bool(line.strip())
-                if count > limit:
-                    return False
-    except OSError:
-        return False  # the flow run reports the missing file
-    return True
+    if rerun and run_id is None:  # a retry of this flow run resumes the same run
+        run_id = fresh_run_id(str(FlowRunContext.get().flow_run.id))
+    return with_warnings(verify_pipeline(execution, items, path, run_id, parent_run_id))
 
 
 def _entry(flow_: Flow):
@@ -102,13 +91,17 @@ def _entry(flow_: Flow):
         path: str | None = None,
         run_id: str | None = None,
         parent_run_id: str | None = None,
+        rerun: bool = False,
     ) -> VerifyResult:
         """Verify records or a JSONL ``path``: in this process for a few records, else as a
-        run of the ``verify-items`` flow. ``verify_items.with_options(...)`` sets the flow's
-        options (a task runner, a name) and keeps the fast path."""
+        run of the ``verify-items`` flow (``rerun``: a new run even when nothing changed).
+        ``verify_items.with_options(...)`` sets the flow's options (a task runner, a name)
+        and keeps the fast path."""
         if fast_path_applies(items, path):
-            return verify_pipeline(Inline(), items, path, run_id, parent_run_id)
-        return flow_(items=items, path=path, run_id=run_id, parent_run_id=parent_run_id)
+            return verify_inline(items, path, run_id, parent_run_id, rerun)
+        return flow_(
+            items=items, path=path, run_id=run_id, parent_run_id=parent_run_id, rerun=rerun
+        )
 
     verify_items.with_options = lambda **options: _entry(flow_.with_options(**options))
     verify_items.flow = flow_

@@ -53,6 +53,26 @@ def labelled_probs(
     return np.asarray(probs, dtype=np.float64).reshape(-1, 3), np.asarray(gold, dtype=np.int64)
 
 
+def calibration_error(
+    probs: np.ndarray, gold: np.ndarray
+) -> tuple[float, list[tuple[float, float, int]]]:
+    """The ECE the batch gate checks, and the reliability bins it is the weighted mean over.
+
+    One definition for every figure of a labelled run (the gate, the dashboard): top-label
+    confidence against accuracy in equal-mass bins (``experts.decision.calibration``).
+
+    Args:
+        probs: Calibrated probabilities [n, 3] (``labelled_probs``).
+        gold: Gold label indices [n].
+
+    Returns:
+        The ECE, and (mean confidence, accuracy, count) per bin by rising confidence.
+    """
+    from experts.decision.calibration import expected_calibration_error, reliability_bins
+
+    return expected_calibration_error(probs, gold), reliability_bins(probs, gold)
+
+
 def check_batch(
     verdicts: Sequence[ItemVerdict], labels: Mapping[str, Any] | None = None
 ) -> GateOutcome:
@@ -63,8 +83,6 @@ def check_batch(
     ``ece`` (ECE of the labelled verdicts at most quality.max_ece; checked from
     quality.min_ece_labelled labelled verdicts on: on fewer, ECE is noise).
     """
-    from experts.decision.calibration import expected_calibration_error
-
     settings = get_settings().quality
     outcome = GateOutcome()
     if verdicts:
@@ -84,7 +102,7 @@ def check_batch(
     if labels:
         probs, gold = labelled_probs(verdicts, labels)
         if len(gold) >= max(1, settings.min_ece_labelled):
-            ece = expected_calibration_error(probs, gold)
+            ece, _ = calibration_error(probs, gold)
             frame = pd.DataFrame({"ece": [ece], "n_labelled": [len(gold)]})
             results, failed = validate_frame(
                 "batch", "ece", frame, BATCH_ECE_CHECKS, {"max_ece": settings.max_ece}, None

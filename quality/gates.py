@@ -12,7 +12,12 @@ rule. Great Expectations itself is imported on the first validation (``quality.g
 
 from __future__ import annotations
 
-from quality.batch_gate import UNSUPPORTED_LABELS, check_batch, labelled_probs
+from quality.batch_gate import (
+    UNSUPPORTED_LABELS,
+    calibration_error,
+    check_batch,
+    labelled_probs,
+)
 from quality.evidence_gate import check_evidence
 from quality.outcome import GateOutcome, run_status
 from quality.output_gate import VERDICT_LABELS, check_outputs
@@ -22,6 +27,7 @@ __all__ = [
     "UNSUPPORTED_LABELS",
     "VERDICT_LABELS",
     "GateOutcome",
+    "calibration_error",
     "check_batch",
     "check_evidence",
     "check_outputs",

@@ -14,6 +14,23 @@ from verdictflow.config import get_settings
 from verdictflow.contracts import Chunk, Claim, Evidence
 
 
+def similarity(claim_vector: np.ndarray, evidence_vector: np.ndarray) -> float:
+    """The cosine similarity of two normalised embeddings, clipped to [0, 1]: what a reader
+    is shown of how close a piece of evidence is to the claim."""
+    return float(np.clip(np.dot(claim_vector, evidence_vector), 0.0, 1.0))
+
+
+def with_similarity(
+    evidence: list[Evidence], claim_vector: np.ndarray, vectors: np.ndarray
+) -> list[Evidence]:
+    """Each evidence with its ``similarity`` to the claim (``vectors``: the evidence texts'
+    embeddings, in order)."""
+    return [
+        ev.model_copy(update={"similarity": similarity(claim_vector, vec)})
+        for ev, vec in zip(evidence, vectors, strict=True)
+    ]
+
+
 def context_doc_id(item_id: str) -> str:
     """The doc_id given to an item's context."""
     return f"context:{item_id}"
@@ -65,6 +82,7 @@ def _rank_context(
                 score=float(sims[i]),
                 rank=rank,
                 origin="context",
+                similarity=float(np.clip(sims[i], 0.0, 1.0)),
             )
             for rank, i in enumerate(order, start=1)
         ]
@@ -93,6 +111,16 @@ def windowed(
     return out
 
 
+def closest(evidence: list[Evidence], n: int) -> list[Evidence]:
+    """The ``n`` pieces of a claim's evidence closest to it (their ``similarity``; ties: the
+    better ranked), in their order, ranked again from 1."""
+    if len(evidence) <= n:
+        return evidence
+    by_similarity = sorted(range(len(evidence)), key=lambda i: -(evidence[i].similarity or 0.0))
+    keep = sorted(by_similarity[:n])
+    return [evidence[i].model_copy(update={"rank": r}) for r, i in enumerate(keep, start=1)]
+
+
 def gather_evidence(
     claims: list[Claim],
     k: int | None = None,
@@ -101,6 +129,7 @@ def gather_evidence(
     store: ChunkStore | None = None,
     window: int | None = None,
     overlap: int | None = None,
+    per_claim: int | None = None,
 ) -> dict[str, list[Evidence]]:
     """Ranked evidence per claim_id.
 
@@ -110,6 +139,8 @@ def gather_evidence(
     Claims without context: corpus search (``mode``, hybrid by default; origin ``corpus``).
     ``add_corpus`` also appends corpus hits to context claims (ranks continue after the
     context's). A claim with no evidence maps to ``[]``. All claims are embedded at once.
+    Each evidence carries its ``similarity`` to the claim (cosine of the embeddings, in
+    [0, 1]), the score a reader is shown; ``score`` stays the retrieval's own.
 
     Args:
         claims: The claims.
@@ -120,18 +151,22 @@ def gather_evidence(
         window, overlap: Verification window and overlap tokens: contexts are cut into
             windows, and corpus chunks longer than a window are cut to fit; default the
             retrieval chunks as they are.
+        per_claim: Keep only this many pieces per claim, the closest by ``similarity``
+            (``closest``); default ``settings.retrieval.windows_per_claim`` (None: all).
     """
     settings = get_settings().retrieval
     k = k or settings.top_k
+    per_claim = per_claim or settings.windows_per_claim
     add_corpus = settings.add_corpus_evidence if add_corpus is None else add_corpus
     out: dict[str, list[Evidence]] = {c.claim_id: [] for c in claims}
     if not claims:
         return out
     with_ctx = [i for i, c in enumerate(claims) if c.context and c.context.strip()]
     chunks_of = _context_chunks([claims[i] for i in with_ctx], window, overlap)
-    # One encoder pass for the claims and their contexts' chunks (the rest hits the cache).
+    # One encoder pass for the claims and their contexts' chunks (the rest hits the cache);
+    # its token vectors are kept for the spans of the verdicts (``token_vectors``).
     texts = [c.text for c in claims]
-    both = embed_texts(texts + [c.text for cs in chunks_of.values() for c in cs])
+    both = embed_texts(texts + [c.text for cs in chunks_of.values() for c in cs], keep_tokens=True)
     vectors, chunk_vectors = both[: len(texts)], both[len(texts) :]
     if with_ctx:
         ctx_claims = [claims[i] for i in with_ctx]
@@ -146,6 +181,7 @@ def gather_evidence(
             vectors=vectors[corpus_idx],
             store=store,
         )
+        corpus_found: list[tuple[int, list[Evidence]]] = []
         for i, claim_hits in zip(corpus_idx, hits, strict=True):
             claim = claims[i]
             first = len(out[claim.claim_id])
@@ -163,5 +199,19 @@ def gather_evidence(
             ]
             if window:  # retrieval chunks longer than a verification window are cut to fit
                 found = windowed(found, window, overlap, first + 1)
-            out[claim.claim_id] = out[claim.claim_id] + found
+            corpus_found.append((i, found))
+        # What a reader is shown: the claim's similarity to each piece as checked (the
+        # retrieval's fused score only orders them). One batch; the experts embed the same
+        # texts, which the cache then holds.
+        ev_vectors = embed_texts(
+            [e.text for _, found in corpus_found for e in found], keep_tokens=True
+        )
+        pos = 0
+        for i, found in corpus_found:
+            claim = claims[i]
+            scored = with_similarity(found, vectors[i], ev_vectors[pos : pos + len(found)])
+            pos += len(found)
+            out[claim.claim_id] = out[claim.claim_id] + scored
+    if per_claim:  # the experts score only the closest windows (their vectors are above)
+        out = {claim_id: closest(found, per_claim) for claim_id, found in out.items()}
     return out

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from retrieval.chunking import chunk_text
 from retrieval.embedding import embed_texts
-from retrieval.loaders import Document, LoadFailure, LoadResult, load_documents
+from retrieval.loaders import Document, LoadFailure, LoadResult, SkippedFile, load_documents
 from retrieval.store import ChunkStore
 from verdictflow.config import get_settings
 from verdictflow.contracts import DocumentRecord
@@ -44,6 +44,7 @@ class IngestPlan(BaseModel):
     changes: list[DocumentChange] = Field(default_factory=list)
     unchanged: list[str] = Field(default_factory=list)
     failures: list[LoadFailure] = Field(default_factory=list)
+    skipped: list[SkippedFile] = Field(default_factory=list)  # files of a folder not read
     known: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def ids(self, change: str) -> list[str]:
@@ -65,22 +66,75 @@ def _in_scope(source: str, roots: Sequence[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
+class _IdResolver:
+    """Final doc ids of the documents (and failures) of one load, against the store.
+
+    An id made from a path (``alt_id`` set) names one file: the id the store already holds
+    for that file (or row) is kept; else the short id (relative to the folder given), unless
+    another file that still exists holds it in the store or in this load; then the absolute
+    path (``alt_id``). So the same file keeps its id however it is named, and two files of
+    the same name in two folders never replace each other. An id of the data's own (a
+    table's id column) is kept as it is.
+    """
+
+    def __init__(self, known: dict[str, dict[str, Any]]) -> None:
+        self.owner = {doc_id: info.get("source") or "" for doc_id, info in known.items()}
+        self.by_source: dict[str, list[str]] = {}
+        for doc_id, source in sorted(self.owner.items()):
+            self.by_source.setdefault(source, []).append(doc_id)
+        self.claimed: dict[str, str] = {}  # id -> source, in this load
+
+    def _taken(self, doc_id: str, source: str) -> bool:
+        other = self.claimed.get(doc_id)
+        if other is not None:
+            return other != source
+        owner = self.owner.get(doc_id)
+        return owner is not None and owner != source and Path(owner).exists()
+
+    def __call__(self, doc_id: str, alt_id: str | None, source: str) -> str:
+        if alt_id is None:
+            return doc_id
+        stored = [
+            k
+            for k in self.by_source.get(source, [])
+            if (k == alt_id or alt_id.endswith("/" + k)) and self.claimed.get(k, source) == source
+        ]
+        if doc_id in stored or alt_id in stored:
+            final = doc_id if doc_id in stored else alt_id
+        elif stored:
+            final = stored[0]
+        else:
+            final = alt_id if self._taken(doc_id, source) else doc_id
+        self.claimed.setdefault(final, source)
+        return final
+
+
 def plan_ingest(
     loaded: LoadResult, roots: Sequence[str | Path], known: dict[str, dict[str, Any]]
 ) -> IngestPlan:
     """Compare loaded documents with the store's (``ChunkStore.documents()``).
 
-    A stored document is deleted when its source lies inside ``roots`` and it was not loaded
-    now, unless loading it (or its whole file) failed: a failure never removes the previous
-    version. A doc_id loaded twice from different sources fails the second time.
+    Ids made from a path are resolved first (``_IdResolver``): a file whose short id another
+    file holds gets its absolute path as id. A stored document is deleted when its source
+    lies inside ``roots`` and it was not loaded now, unless loading it (or its whole file)
+    failed: a failure never removes the previous version. A doc_id of the data's own loaded
+    twice from different sources fails the second time.
     """
     resolved = [Path(r).expanduser().resolve() for r in roots]
-    failures = list(loaded.failures)
+    resolve = _IdResolver(known)
+    documents = [
+        d.model_copy(update={"doc_id": resolve(d.doc_id, d.alt_id, d.source)})
+        for d in loaded.documents
+    ]
+    failures = [
+        f.model_copy(update={"doc_id": resolve(f.doc_id, f.alt_id, f.source)})
+        for f in loaded.failures
+    ]
     failed_ids = {f.doc_id for f in failures}
     failed_files = {f.source for f in failures if f.whole_file}
-    plan = IngestPlan(known=known)
+    plan = IngestPlan(known=known, skipped=loaded.skipped)
     seen: dict[str, str] = {}
-    for doc in loaded.documents:
+    for doc in documents:
         if doc.doc_id in seen:
             failures.append(
                 LoadFailure(
@@ -271,14 +325,17 @@ class IngestReport(BaseModel):
     changes: list[DocumentChange]
     records: list[DocumentRecord]
     failures: list[LoadFailure]
+    skipped: list[SkippedFile] = Field(default_factory=list)
     timings: dict[str, float]
     version: int
 
 
 def summary_counts(plan: IngestPlan) -> dict[str, int]:
-    """new / changed / unchanged / deleted / failed."""
+    """new / changed / unchanged / deleted / failed / skipped (files of a folder not read)."""
     counts = {kind: len(plan.ids(kind)) for kind in CHANGE_KINDS}
-    counts.update(unchanged=len(plan.unchanged), failed=len(plan.failures))
+    counts.update(
+        unchanged=len(plan.unchanged), failed=len(plan.failures), skipped=len(plan.skipped)
+    )
     return counts
 
 
@@ -307,6 +364,7 @@ def ingest_paths(
         changes=plan.changes,
         records=document_records(plan, plan.accepted, stats.n_chunks),
         failures=plan.failures,
+        skipped=plan.skipped,
         timings={"load_s": t1 - t0, "index_s": t2 - t1},
         version=store.version(),
     )

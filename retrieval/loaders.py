@@ -2,8 +2,11 @@
 .csv, .parquet (one document per row, with a text column and an id column).
 
 Every document gets a stable ``doc_id`` (the row's id, or the file's path relative to the
-folder it was found in) and a content hash. Bad input never raises: each problem becomes a
-``LoadFailure`` naming the document and the rule it broke, and the other documents go on.
+folder it was found in) and a content hash. An id taken from the path also carries an
+``alt_id`` (the file's absolute path), which the ingest uses when another file already holds
+the short one (``retrieval.ingest.plan_ingest``). Bad input never raises: each problem becomes a
+``LoadFailure`` naming the document and the rule it broke, and the other documents go on; a
+file of a type no loader reads, found in a folder, is listed in ``LoadResult.skipped``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ class Document(BaseModel):
     source: str
     content_hash: str
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # The id used instead of doc_id when another file holds doc_id (the absolute path, for
+    # ids made from a path); None: doc_id is the data's own (a table's id column).
+    alt_id: str | None = None
 
 
 class LoadFailure(BaseModel):
@@ -51,6 +57,7 @@ class LoadFailure(BaseModel):
     rule: str
     message: str
     whole_file: bool = True
+    alt_id: str | None = None  # as Document.alt_id
 
     def record(self) -> DocumentRecord:
         """As a failed DocumentRecord for storage."""
@@ -63,12 +70,23 @@ class LoadFailure(BaseModel):
         )
 
 
+class SkippedFile(BaseModel):
+    """A file found in a folder and not read, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    reason: str
+
+
 class LoadResult(BaseModel):
-    """What loading some paths gave: documents, failures, and the files that were read."""
+    """What loading some paths gave: documents, failures, the files that were read and the
+    files of a folder that were not (an unsupported type)."""
 
     documents: list[Document] = Field(default_factory=list)
     failures: list[LoadFailure] = Field(default_factory=list)
     files: list[str] = Field(default_factory=list)
+    skipped: list[SkippedFile] = Field(default_factory=list)
 
 
 class _Refused(Exception):
@@ -84,32 +102,45 @@ def document_hash(text: str, metadata: dict[str, Any]) -> str:
     return text_hash(f"{text}\x00{meta}")
 
 
-def make_document(doc_id: str, text: str, source: str, metadata: dict[str, Any]) -> Document:
-    """A Document with its content hash."""
+def make_document(
+    doc_id: str, text: str, source: str, metadata: dict[str, Any], alt_id: str | None = None
+) -> Document:
+    """A Document with its content hash (``alt_id``: see ``Document``)."""
     return Document(
         doc_id=doc_id,
         text=text,
         source=source,
         content_hash=document_hash(text, metadata),
         metadata=metadata,
+        alt_id=alt_id,
     )
 
 
-def iter_files(paths: Sequence[str | Path]) -> Iterator[tuple[Path, Path]]:
+def _unsupported(suffix: str) -> str:
+    return f"{suffix or 'no suffix'} is not one of {', '.join(SUPPORTED_SUFFIXES)}"
+
+
+def iter_files(
+    paths: Sequence[str | Path], skipped: list[SkippedFile] | None = None
+) -> Iterator[tuple[Path, Path]]:
     """(file, root) for every file named or found (recursively, supported types) in ``paths``.
 
     A named file is always yielded (an unsupported one fails when loaded); hidden files and
-    folders inside a folder are skipped.
+    folders inside a folder are passed over silently, other files of a type no loader reads
+    are added to ``skipped`` with the reason.
     """
     for raw in paths:
         path = Path(raw).expanduser().resolve()
         if path.is_dir():
             for f in sorted(path.rglob("*")):
                 rel = f.relative_to(path)
-                if any(part.startswith(".") for part in rel.parts):
+                if any(part.startswith(".") for part in rel.parts) or not f.is_file():
                     continue
-                if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES:
+                if f.suffix.lower() in SUPPORTED_SUFFIXES:
                     yield f, path
+                elif skipped is not None:
+                    reason = f"unsupported type: {_unsupported(f.suffix.lower())}"
+                    skipped.append(SkippedFile(source=str(f), reason=reason))
         else:
             yield path, path.parent
 
@@ -182,7 +213,7 @@ def _load_file(path: Path, doc_id: str, source: str) -> Document:
         text, extra = _decode(path, data), {}
     if not text.strip():
         raise _Refused("empty_document", f"{path} has no text")
-    return make_document(doc_id, text, source, {**meta, **extra})
+    return make_document(doc_id, text, source, {**meta, **extra}, alt_id=path.as_posix())
 
 
 def _clean_value(value: Any) -> Any:
@@ -227,8 +258,21 @@ def _table_rows(path: Path, data: bytes) -> Iterator[tuple[int, dict[str, Any] |
         yield n, {str(k): _clean_value(v) for k, v in row.items()}, ""
 
 
-def _row_failure(doc_id: str, source: str, rule: str, message: str) -> LoadFailure:
-    return LoadFailure(doc_id=doc_id, source=source, rule=rule, message=message, whole_file=False)
+def _row_failure(
+    doc_id: str, source: str, rule: str, message: str, alt_id: str | None = None
+) -> LoadFailure:
+    return LoadFailure(
+        doc_id=doc_id, source=source, rule=rule, message=message, whole_file=False, alt_id=alt_id
+    )
+
+
+def _no_text_column(path: Path, rel: str, text_column: str, columns: list[str]) -> _Refused:
+    found = ", ".join(repr(c) for c in columns) or "none"
+    return _Refused(
+        "missing_text_column",
+        f"{rel} has no text column {text_column!r} (columns found: {found}); name the "
+        "column that holds the text with --text-column (setting retrieval.text_column)",
+    )
 
 
 def _load_table(
@@ -238,21 +282,28 @@ def _load_table(
     docs: list[Document] = []
     failures: list[LoadFailure] = []
     seen: set[str] = set()
+    columns: dict[str, None] = {}  # every column seen, in order
+    has_text_column = False
     for n, row, problem in _table_rows(path, data):
-        fallback = f"{rel}:{n}"
+        fallback, alt_fallback = f"{rel}:{n}", f"{path.as_posix()}:{n}"
         if row is None:
-            failures.append(_row_failure(fallback, source, "bad_row", f"{rel}: {problem}"))
+            message = f"{rel}: {problem}"
+            failures.append(_row_failure(fallback, source, "bad_row", message, alt_fallback))
             continue
+        columns.update(dict.fromkeys(row))
+        has_text_column = has_text_column or text_column in row
         raw_id = row.get(id_column)
-        doc_id = str(raw_id).strip() if raw_id not in (None, "") else fallback
+        own_id = raw_id not in (None, "")
+        doc_id = str(raw_id).strip() if own_id else fallback
+        alt_id = None if own_id else alt_fallback
         text = row.get(text_column)
         if not isinstance(text, str) or not text.strip():
             message = f"{rel} row {n} (id {doc_id!r}) has no text in column {text_column!r}"
-            failures.append(_row_failure(doc_id, source, "missing_text", message))
+            failures.append(_row_failure(doc_id, source, "missing_text", message, alt_id))
             continue
         if doc_id in seen:
             message = f"{rel} row {n}: id {doc_id!r} repeats an earlier row"
-            failures.append(_row_failure(doc_id, source, "duplicate_id", message))
+            failures.append(_row_failure(doc_id, source, "duplicate_id", message, alt_id))
             continue
         seen.add(doc_id)
         meta = {
@@ -261,7 +312,9 @@ def _load_table(
             if k not in (text_column, id_column) and _clean_value(v) is not None
         }
         meta.update({"file_type": path.suffix.lower().lstrip("."), "row": n})
-        docs.append(make_document(doc_id, text, source, meta))
+        docs.append(make_document(doc_id, text, source, meta, alt_id))
+    if columns and not has_text_column:
+        raise _no_text_column(path, rel, text_column, list(columns))
     if not docs and not failures:
         raise _Refused("empty_document", f"{path} has no rows")
     return docs, failures
@@ -278,13 +331,14 @@ def load_documents(
         id_column: Id column of tables; default ``settings.retrieval.id_column``.
 
     Returns:
-        Documents, per-document failures, and the files read (absolute paths).
+        Documents, per-document failures, the files read (absolute paths) and the files of
+        the folders that were skipped (unsupported types), each with the reason.
     """
     settings = get_settings().retrieval
     text_column = text_column or settings.text_column
     id_column = id_column or settings.id_column
     result = LoadResult()
-    for path, root in iter_files(paths):
+    for path, root in iter_files(paths, result.skipped):
         rel = path.relative_to(root).as_posix()
         source = str(path)
         result.files.append(source)
@@ -297,13 +351,15 @@ def load_documents(
             elif suffix in SUPPORTED_SUFFIXES:
                 result.documents.append(_load_file(path, rel, source))
             else:
-                raise _Refused(
-                    "unsupported_type",
-                    f"{path}: {suffix or 'no suffix'} is not one of "
-                    f"{', '.join(SUPPORTED_SUFFIXES)}",
-                )
+                raise _Refused("unsupported_type", f"{path}: {_unsupported(suffix)}")
         except _Refused as exc:
             result.failures.append(
-                LoadFailure(doc_id=rel, source=source, rule=exc.rule, message=exc.message)
+                LoadFailure(
+                    doc_id=rel,
+                    source=source,
+                    rule=exc.rule,
+                    message=exc.message,
+                    alt_id=path.as_posix(),
+                )
             )
     return result

@@ -31,7 +31,7 @@ from storage.models import (
 ITEM_SORTS: dict[str, Any] = {
     "position": items_t.c.position,
     "item_id": items_t.c.item_id,
-    "label": item_verdicts_t.c.label,
+    "verdict": item_verdicts_t.c.label,
     "p_supported": item_verdicts_t.c.p_supported,
     "n_claims": item_verdicts_t.c.n_claims,
 }
@@ -66,7 +66,8 @@ def run_items(
     page_size: int = 50,
     verdicts: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
-    """One page of a run's items: verdict, p_supported, claims and the text's start."""
+    """One page of a run's items: verdict, gold label (None: not labelled), p_supported,
+    claims and the text's start."""
     it, iv = items_t.c, item_verdicts_t.c
     key = ITEM_SORTS.get(sort, it.position)
     order = [key.desc() if descending else key.asc(), it.position.asc()]
@@ -74,7 +75,8 @@ def run_items(
         sa.select(
             it.position,
             it.item_id,
-            iv.label,
+            iv.label.label("verdict"),
+            it.metadata["label"].as_string().label("gold"),
             iv.p_supported,
             iv.n_claims,
             sa.func.substr(it.text, 1, 160).label("text"),

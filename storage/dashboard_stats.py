@@ -4,8 +4,9 @@ Experts: the gate's choice per claim is ``claim_verdicts.experts`` (name -> weig
 with ``json_each`` (SQLite) or ``jsonb_each_text`` (PostgreSQL) and grouped per run and
 expert; agreement compares each chosen expert's reading of the deciding chunk
 (``expert_scores``) with the claim's verdict. Calibration: labelled runs are runs whose items
-carry a gold ``label`` in their metadata; reliability, ROC and selective accuracy come from
-per-bucket counts of the item verdicts' ``p_supported`` against the gold label.
+carry a gold ``label`` in their metadata; ROC and selective accuracy come from per-bucket
+counts of the item verdicts' ``p_supported`` against the gold label, the ECE and reliability
+bins from the labelled items' verdicts, as the batch gate computes them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from sqlalchemy.engine import Connection
 from storage import rows as R
 from storage.dashboard import RunFilter, dataset_of, run_where
 from storage.models import claim_verdicts_t, item_verdicts_t, items_t, runs_t, scores_t
-from verdictflow.contracts import LABEL_NAMES, SUPPORTED
+from verdictflow.contracts import (
+    LABEL_NAMES,
+    SUPPORTED,
+    ClaimVerdict,
+    ItemVerdict,
+    VerdictLabel,
+    deciding_claim,
+)
 
 # Gold label spellings that mean "supported" (names of LABEL_NAMES and the index itself).
 SUPPORTED_NAMES: tuple[str, ...] = (
@@ -226,12 +234,70 @@ def evaluations(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
     ]
 
 
+def labelled_verdicts(
+    conn: Connection, run_ids: list[str]
+) -> list[tuple[list[ItemVerdict], dict[str, Any]]]:
+    """Per run, its labelled items' verdicts and their gold labels (item id -> label as
+    stored): what the batch gate scored (``quality.gates.labelled_probs``).
+
+    Claims come with their label and probabilities only (no evidence, spans or experts),
+    built without validation: they were validated when they were stored."""
+    cv, it = claim_verdicts_t.c, items_t.c
+    join = claim_verdicts_t.join(items_t, sa.and_(it.run_id == cv.run_id, it.item_id == cv.item_id))
+    q = (
+        sa.select(
+            cv.run_id,
+            cv.item_id,
+            cv.claim_id,
+            cv.label,
+            cv.p_supported,
+            cv.p_contradicted,
+            cv.p_nei,
+            it.metadata["label"].label("gold"),
+        )
+        .select_from(join)
+        .where(cv.run_id.in_(run_ids), it.metadata["label"].as_string().is_not(None))
+        .order_by(cv.run_id, it.position, cv.idx)
+    )
+    claims: dict[str, dict[str, list[ClaimVerdict]]] = {r: {} for r in run_ids}
+    labels: dict[str, dict[str, Any]] = {r: {} for r in run_ids}
+    for row in conn.execute(q):
+        probs = (row.p_supported, row.p_contradicted, row.p_nei)
+        claim = ClaimVerdict.model_construct(
+            item_id=row.item_id,
+            claim_id=row.claim_id,
+            label=VerdictLabel(row.label),
+            probs=probs,
+            p_supported=row.p_supported,
+            # Given, not made: pydantic inspects a default factory on every construct.
+            evidence=[],
+            experts={},
+            spans=[],
+        )
+        claims[row.run_id].setdefault(row.item_id, []).append(claim)
+        labels[row.run_id][row.item_id] = row.gold
+    out = []
+    for run_id in run_ids:
+        verdicts = [
+            ItemVerdict.model_construct(
+                item_id=item_id,
+                label=deciding_claim(cs).label,
+                p_supported=deciding_claim(cs).p_supported,
+                claims=cs,
+            )
+            for item_id, cs in claims[run_id].items()
+        ]
+        out.append((verdicts, labels[run_id]))
+    return out
+
+
 def calibration_buckets(conn: Connection, run_ids: list[str]) -> list[dict[str, Any]]:
     """Counts of these runs' labelled item verdicts, one row per (p_supported in 0.01
     buckets, gold supported, verdict uncertain, verdict supported): items and the sum of p.
 
-    Every calibration figure is derived from these rows (``reliability_curve``,
-    ``roc_curve``, ``selective_curve``, ``operating_point``): one scan of the items."""
+    The binary figures are derived from these rows (``roc_curve``, ``selective_curve``,
+    ``operating_point``): one scan of the items. The ECE and reliability bins are the batch
+    gate's, over ``labelled_verdicts``."""
     iv, it = item_verdicts_t.c, items_t.c
     join = item_verdicts_t.join(items_t, sa.and_(it.run_id == iv.run_id, it.item_id == iv.item_id))
     positive = sa.case((_gold().in_(SUPPORTED_NAMES), 1), else_=0)
@@ -257,31 +323,6 @@ def calibration_buckets(conn: Connection, run_ids: list[str]) -> list[dict[str, 
         {k: (float(v) if k == "sum_p" else int(v)) for k, v in r._mapping.items()}
         for r in conn.execute(q)
     ]
-
-
-def reliability_curve(
-    rows: list[dict[str, Any]], n_bins: int = 10
-) -> tuple[list[dict[str, float]], float | None]:
-    """``n_bins`` equal-width bins of p_supported: (mean p, share gold supported, items), and
-    the ECE over them: the items-weighted mean of |share - mean p|."""
-    bins: dict[int, list[float]] = {}
-    for r in rows:
-        b = bins.setdefault(r["bucket"] * n_bins // 100, [0, 0.0, 0])
-        b[0] += r["n"]
-        b[1] += r["sum_p"]
-        b[2] += r["n"] * r["positive"]
-    points = [
-        {"bin": k, "confidence": s / n, "accuracy": pos / n, "n": int(n)}
-        for k, (n, s, pos) in sorted(bins.items())
-        if n
-    ]
-    total = sum(x["n"] for x in points)
-    ece = (
-        sum(x["n"] * abs(x["accuracy"] - x["confidence"]) for x in points) / total
-        if total
-        else None
-    )
-    return points, ece
 
 
 def roc_curve(rows: list[dict[str, Any]]) -> tuple[list[float], list[float], float | None]:

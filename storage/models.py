@@ -106,7 +106,8 @@ class ClaimRow(Base):
 
 
 class EvidenceRow(Base):
-    """A link from a claim to an evidence chunk, with its retrieval score and rank."""
+    """A link from a claim to an evidence chunk: its retrieval score and rank, and the
+    claim's similarity to it as shown to readers (None in runs stored before it)."""
 
     __tablename__ = "evidence"
 
@@ -118,6 +119,7 @@ class EvidenceRow(Base):
     rank: Mapped[int] = mapped_column(Integer)
     origin: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
+    similarity: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (Index("ix_evidence_doc_id", "doc_id"),)
 

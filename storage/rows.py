@@ -122,6 +122,7 @@ def evidence_row(run_id: str, ev: Evidence) -> dict[str, Any]:
             "rank": int(ev.rank),
             "origin": ev.origin,
             "text": ev.text,
+            "similarity": None if ev.similarity is None else float(ev.similarity),
         }
     )
 
@@ -135,6 +136,7 @@ def row_evidence(row: Any) -> Evidence:
         score=row.score,
         rank=row.rank,
         origin=row.origin,
+        similarity=row.similarity,
     )
 
 

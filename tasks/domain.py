@@ -30,13 +30,20 @@ def read_domain_corpus_task(paths: list[str], store_filter: dict[str, Any]) -> p
 
 
 @task(name="train-domain-expert", **_OPTS)
-def train_domain_task(name: str, docs: pd.DataFrame, minutes: float, source: dict) -> dict:
-    """Train, measure and register one domain expert; a retry resumes from its checkpoint."""
+def train_domain_task(
+    name: str, docs: pd.DataFrame, minutes: float, source: dict, force: bool = False
+) -> dict:
+    """Train, measure and register one domain expert (``force``: even when it is worse than
+    the generalist on its test documents); a retry resumes from its checkpoint."""
     from prefect.logging import get_run_logger
 
     from experts.training.domain import train_domain_expert
 
-    return train_domain_expert(name, docs, minutes, source, log=get_run_logger().info)
+    logger = get_run_logger()
+    summary = train_domain_expert(name, docs, minutes, source, log=logger.info, force=force)
+    if summary.get("warning"):
+        logger.warning("%s: %s", name, summary["warning"])
+    return summary
 
 
 def recorded_source(name: str) -> dict:

@@ -30,7 +30,18 @@ class RetrievalSettings(BaseModel):
     embed_cache_size: int = Field(
         20_000, description="Texts whose vectors are kept per process (LRU); 0: no cache."
     )
+    token_cache_size: int = Field(
+        256,
+        description="Texts whose token vectors are kept per process (LRU, ~0.25 MB a window): "
+        "a small request's claims and windows are encoded once for retrieval and spans; 0: off.",
+    )
     top_k: int = Field(5, description="Evidence chunks retrieved per claim.")
+    windows_per_claim: int | None = Field(
+        None,
+        description="Evidence windows the experts score per claim: the closest to the claim "
+        "by the embedding similarity retrieval computed (nothing is embedded again); None: "
+        "every window of the top_k chunks or context windows.",
+    )
     search_mode: Literal["vector", "fts", "hybrid"] = "hybrid"
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
     vector_index_min_rows: int = Field(
@@ -90,6 +101,11 @@ class ExpertSettings(BaseModel):
     gate_capacity_factor: float | None = Field(
         2.0, description="Expert capacity = factor * pairs * k / experts; None: unlimited."
     )
+    gate_sure_margin: float | None = Field(
+        None,
+        description="A pair whose gate probability for its first expert leads the second's by "
+        "at least this is scored by the first alone (fewer pairs); None: gate_top_k always.",
+    )
     gate_prior_boost: float = Field(
         1.5, description="Prior gate: logit added per keyword hit or matching domain."
     )
@@ -127,6 +143,16 @@ class VerifySettings(BaseModel):
     batch_items: int = Field(256, description="Items verified and persisted together.")
     max_line_bytes: int = Field(5 * 2**20, description="Longer JSONL lines are rejected.")
     min_claim_chars: int = Field(8, description="Shorter sentences are not claims.")
+    max_claims_per_item: int = Field(
+        200,
+        description="Items whose text holds more claims are rejected (rule max_claims): one "
+        "930 KB text made 30,000 claims and held the API for 6 minutes; 0: no limit.",
+    )
+    split_block_chars: int = Field(
+        20_000,
+        description="Longer texts are cut into sentences this many characters at a time, at a "
+        "paragraph or sentence break (pysbd's time grows faster than the text).",
+    )
     support_threshold: float = Field(0.5, description="p_supported at or above: supported.")
     contradiction_threshold: float = Field(
         1 / 3, description="Not supported, p_contradicted above this and >= p_nei: contradicted."
@@ -153,10 +179,21 @@ class StorageSettings(BaseModel):
     )
 
 
+def _shared_corpus() -> Path | None:
+    path = REPO_ROOT.parent / "shared" / "data" / "verification-corpus"
+    return path if path.is_dir() else None
+
+
 class TrainingSettings(BaseModel):
     """Training the cross-encoder experts (issue 5)."""
 
     data_dir: Path | None = Field(None, description="Downloaded training data; None: HOME/data.")
+    corpus_dir: Path | None = Field(
+        default_factory=_shared_corpus,
+        description="The verification corpus (<source>.jsonl.gz files); default: "
+        "../shared/data/verification-corpus beside the checkout, when it exists.",
+    )
+    corpus_dev_pairs: int = Field(150, description="Dev pairs per corpus source at each eval.")
     output_dir: Path = Field(REPO_ROOT / "models", description="Where trained experts are saved.")
     seed: int = Field(13, description="Seed of the splits (by group) and of the data loaders.")
     run_seed: int | None = Field(

@@ -181,7 +181,14 @@ class Chunk(_Model):
 
 
 class Evidence(_Model):
-    """A ranked evidence chunk for a claim."""
+    """A ranked evidence chunk for a claim.
+
+    ``score`` is the retrieval's own ranking score (reciprocal rank fusion for hybrid search,
+    about 0.01-0.03; BM25; cosine): it orders the chunks and means little on its own.
+    ``similarity`` is what a reader is shown: the cosine similarity of the claim's and the
+    evidence text's embeddings, clipped to [0, 1] (None where it was not measured, as in runs
+    stored before it). ``rank`` orders them, best first (from 1 in retrieval).
+    """
 
     claim_id: str
     doc_id: str
@@ -190,6 +197,7 @@ class Evidence(_Model):
     score: float
     rank: int
     origin: str = "corpus"  # "corpus" or "context"
+    similarity: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 # What a highlighted span of a claim says of its words.

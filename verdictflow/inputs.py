@@ -2,14 +2,18 @@
 
 Rules (each error names the line, the item id when known, and the rule):
 ``utf8`` the line is not UTF-8; ``max_size`` the line or text is over the limit; ``json`` the line
-is not JSON; ``object`` it is not a JSON object; ``id`` missing or not a string/integer;
-``text`` missing, not a string, or empty; ``types`` a known field has the wrong type;
-``duplicate_id`` an id seen earlier in the batch (the first one is checked); and the rules of
-the ``Item`` contract (``text_length``, ``max_size``, ``allowed_metadata``, ...).
+is not JSON; ``object`` it is not a JSON object; ``unknown_field`` a field an item does not have
+(other values go in ``metadata``); ``id`` missing or not a string/integer; ``text`` missing, not
+a string, or empty; ``types`` a known field has the wrong type; ``max_claims`` the text makes
+more than ``verify.max_claims_per_item`` claims; ``duplicate_id`` an id seen earlier in the
+batch (the first one is checked); and the rules of the ``Item`` contract (``text_length``,
+``max_size``, ``allowed_metadata``, ...). A UTF-8 byte order mark before the first line is
+dropped.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
@@ -18,10 +22,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from verdictflow.claims import claims_exceed
 from verdictflow.config import get_settings
 from verdictflow.contracts import ITEM_RULES, InputError, Item
 
 _OPTIONAL_TEXT = ("context", "question")
+# The fields of an input record; ``label`` (a gold label) is kept in the item's metadata.
+ITEM_FIELDS = ("id", "text", *_OPTIONAL_TEXT, "metadata", "label")
+
+
+def _valid_id(raw_id: Any) -> bool:
+    return (
+        not isinstance(raw_id, bool) and isinstance(raw_id, str | int) and bool(str(raw_id).strip())
+    )
 
 
 def _check_record(record: Any, line: int | None) -> Item | InputError:
@@ -33,7 +46,16 @@ def _check_record(record: Any, line: int | None) -> Item | InputError:
     if not isinstance(record, dict):
         return error("object", f"expected a JSON object, got {type(record).__name__}")
     raw_id = record.get("id")
-    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or str(raw_id).strip() == "":
+    unknown = [str(k) for k in record if k not in ITEM_FIELDS]
+    if unknown:
+        fields = ", ".join(repr(k) for k in unknown)
+        return error(
+            "unknown_field",
+            f"unknown field{'s' if len(unknown) > 1 else ''} {fields}: an item has "
+            f"{', '.join(ITEM_FIELDS)}; put other values in 'metadata'",
+            str(raw_id) if _valid_id(raw_id) else None,
+        )
+    if not _valid_id(raw_id):
         return error("id", "field 'id' is missing or not a non-empty string/integer")
     item_id = str(raw_id)
     if not isinstance(record.get("text"), str):
@@ -44,22 +66,29 @@ def _check_record(record: Any, line: int | None) -> Item | InputError:
     metadata = record.get("metadata") or {}
     if not isinstance(metadata, dict):
         return error("types", "field 'metadata' must be an object", item_id)
-    extra = {
-        k: v for k, v in record.items() if k not in {"id", "text", "metadata", *_OPTIONAL_TEXT}
-    }
+    label = {"label": record["label"]} if "label" in record else {}
     context = record.get("context")
     try:
-        return Item(
+        item = Item(
             id=item_id,
             text=record["text"],
             context=context if context and context.strip() else None,
             question=record.get("question") or None,
-            metadata={**metadata, **extra},
+            metadata={**metadata, **label},
         )
     except ValidationError as exc:
         first = exc.errors()[0]
         rule = first["type"] if first["type"] in ITEM_RULES else "types"
         return error(rule, first["msg"], item_id)
+    limit = get_settings().verify.max_claims_per_item
+    if limit > 0 and claims_exceed(item.text, limit):
+        return error(
+            "max_claims",
+            f"text makes more than {limit} claims (limit verify.max_claims_per_item); "
+            "split it into smaller items",
+            item_id,
+        )
+    return item
 
 
 def parse_records(
@@ -97,8 +126,9 @@ def jsonl_records(
     source: str | Path | bytes, limit: int | None = None
 ) -> Iterator[tuple[int, Any]]:
     """The one JSONL reader: ``(line number, parsed value)`` for each non-blank line of a file
-    (or its bytes), or ``(line number, InputError)`` naming the rule the line broke: ``max_size``
-    (over ``verify.max_line_bytes``), ``utf8``, ``json``. At most ``limit`` lines are read."""
+    (or its bytes; a UTF-8 byte order mark before the first line is dropped), or
+    ``(line number, InputError)`` naming the rule the line broke: ``max_size`` (over
+    ``verify.max_line_bytes``), ``utf8``, ``json``. At most ``limit`` lines are read."""
     max_bytes = get_settings().verify.max_line_bytes
 
     def error(number: int, rule: str, message: str) -> tuple[int, InputError]:
@@ -113,6 +143,8 @@ def jsonl_records(
 
     read = 0
     for number, raw in enumerate(lines(), start=1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
         if not raw.strip():
             continue
         if limit is not None and read >= limit:

@@ -80,11 +80,17 @@ def output_row(verdict: ItemVerdict, run_id: str) -> dict:
 
 
 def _evidence_row(evidence: Evidence, decisive: bool) -> dict:
+    """One evidence of a claim as readers get it: its ``rank`` (1 best) and ``similarity``
+    to the claim (cosine, 0 to 1; None for runs stored before it), and the retrieval's own
+    ranking score as ``retrieval_score`` (reciprocal rank fusion for hybrid search)."""
+    similarity = evidence.similarity
     return {
         "doc_id": evidence.doc_id,
         "chunk_id": evidence.chunk_id,
         "text": evidence.text,
-        "score": round(evidence.score, 4),
+        "rank": evidence.rank,
+        "similarity": None if similarity is None else round(similarity, 4),
+        "retrieval_score": round(evidence.score, 4),
         "origin": evidence.origin,
         "decisive": decisive,
     }

@@ -1,5 +1,5 @@
-"""Limits of the HTTP API: the size of a request body (413), a rate per key (429), and a body
-that cannot be parsed at all (400, naming why)."""
+"""Limits of the HTTP API: the size of a request body (413), a rate per key (429), a body
+that is not said to be JSON (415), and a body that cannot be parsed at all (400, naming why)."""
 
 from __future__ import annotations
 
@@ -109,6 +109,28 @@ class RateLimiter:
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / self.rate
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """Whether a Content-Type says JSON (``application/json`` or ``application/...+json``), as
+    FastAPI decides whether to parse a body."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    main, _, sub = media.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+def require_json(request: Request) -> None:
+    """A dependency of the routes that take a JSON body: 415 naming what was sent unless the
+    request says its body is JSON (FastAPI would read any other body as bytes and answer "Input
+    should be a valid dictionary")."""
+    content_type = request.headers.get("content-type")
+    if is_json_media_type(content_type):
+        return
+    said = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+    raise HTTPException(
+        415,
+        f"the request body must be JSON, sent with Content-Type: application/json (got {said})",
+    )
 
 
 def retry_after(wait_s: float) -> str:

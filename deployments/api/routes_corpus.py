@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from deployments.api.auth import require
-from deployments.api.schemas import DocumentsRequest, IngestResponse
+from deployments.api.limits import require_json
+from deployments.api.schemas import UNSUPPORTED_MEDIA, DocumentsRequest, IngestResponse
 from retrieval.search import MODES, SearchHit, search
 from retrieval.store import COLUMN_FILTERS
 from storage.access import ApiKey
@@ -21,12 +22,16 @@ router = APIRouter(prefix="/v1", tags=["corpus"])
     "/documents",
     summary="Add or update documents",
     response_model=IngestResponse,
-    responses={413: {"description": "Too many documents or too large a body"}},
+    responses={
+        413: {"description": "Too many documents or too large a body"},
+        415: UNSUPPORTED_MEDIA,
+    },
 )
 def add_documents(
     request: Request,
     body: DocumentsRequest,
     key: Annotated[ApiKey | None, Depends(require("ingest"))],
+    _json: Annotated[None, Depends(require_json)],
 ) -> IngestResponse:
     """Ingest documents through the ingest flow, as `verdictflow ingest` does: only new and
     changed ones are embedded, each change is recorded and emitted as a

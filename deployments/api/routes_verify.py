@@ -6,11 +6,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from deployments.api.auth import require
-from deployments.api.schemas import VERIFY_EXAMPLES, JobOut, JobRequest, VerifyResponse
+from deployments.api.limits import require_json
+from deployments.api.schemas import (
+    UNSUPPORTED_MEDIA,
+    VERIFY_EXAMPLES,
+    VERIFY_FIELDS,
+    JobOut,
+    JobRequest,
+    VerifyResponse,
+)
 from flows.pipeline import Inline, VerifyResult, verify_pipeline
+from flows.run_warnings import with_warnings
 from storage.access import ApiKey
 from storage.repository import current_repository
 from verdictflow.verdicts import output_row
@@ -19,7 +29,23 @@ router = APIRouter(prefix="/v1")
 
 
 def _records(payload: dict[str, Any], limit: int) -> list[Any]:
-    """The rows of a request: ``{"items": [...]}``, or one item object."""
+    """The rows of a request: ``{"items": [...]}``, or one item object (whose fields the
+    pipeline checks row by row). A batch with other top-level fields is a 422 naming them."""
+    if "items" in payload:
+        unknown = [k for k in payload if k not in VERIFY_FIELDS]
+        if unknown:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "extra_forbidden",
+                        "loc": ("body", key),
+                        "msg": f'unknown field {key!r}: a request is {{"items": [...]}} or '
+                        "one item object (put other values in each item's 'metadata')",
+                        "input": payload[key],
+                    }
+                    for key in unknown
+                ]
+            )
     records = payload.get("items", [payload])
     if not isinstance(records, list):
         raise HTTPException(422, "field 'items' must be a list of item objects")
@@ -53,6 +79,7 @@ def _record_metrics(request: Request, result: VerifyResult, n: int) -> None:
     response_model=VerifyResponse,
     responses={
         413: {"description": "Body or batch over the limits"},
+        415: UNSUPPORTED_MEDIA,
         422: {"description": "Not an item object, or no item could be checked"},
     },
 )
@@ -60,6 +87,7 @@ def verify(
     request: Request,
     payload: Annotated[dict[str, Any], Body(openapi_examples=VERIFY_EXAMPLES)],
     key: Annotated[ApiKey | None, Depends(require("verify"))],
+    _json: Annotated[None, Depends(require_json)],
     quality: Annotated[
         bool, Query(description="Also run the batch quality checks (Great Expectations).")
     ] = False,
@@ -70,18 +98,24 @@ def verify(
 
     Bad rows come back in `errors`, each with its position, id and rule; the good rows are
     checked. When no row can be checked the answer is 422, with the same body. With
-    `quality=true` the run's batch checks run too (its `status` says whether they passed)."""
+    `quality=true` the run's batch checks run too (its `status` says whether they passed).
+    An item field other than `id`, `text`, `context`, `question`, `metadata` and `label` is
+    a row error (rule `unknown_field`); an item over `verify.max_claims_per_item` claims too
+    (rule `max_claims`). `warnings` says plainly what else the run should know (items
+    checked against an empty corpus)."""
     settings = request.app.state.settings
     batcher = request.app.state.batcher
     with batcher.caller():
         records = _records(payload, settings.api.max_batch_items)
         result = verify_pipeline(Inline(batcher, batch_quality=quality), items=records)
+    result = with_warnings(result)
     body = VerifyResponse(
         run_id=result.run_id,
         status=result.status,
         counts=result.counts,
         verdicts=[output_row(v, result.run_id) for v in result.verdicts],
         errors=[e.model_dump() for e in result.errors],
+        warnings=result.counts.get("warnings", []),
     )
     status = 200 if result.verdicts else 422
     _record_metrics(request, result, len(records))
@@ -105,12 +139,16 @@ def verify(
     summary="Verify a large batch as a flow run",
     response_model=JobOut,
     status_code=202,
-    responses={503: {"description": "Prefect or the deployment cannot be reached"}},
+    responses={
+        415: UNSUPPORTED_MEDIA,
+        503: {"description": "Prefect or the deployment cannot be reached"},
+    },
 )
 def start_job(
     request: Request,
     job: JobRequest,
     key: Annotated[ApiKey | None, Depends(require("verify"))],
+    _json: Annotated[None, Depends(require_json)],
 ) -> JobOut:
     """Start the `verify-dataset` deployment (`api.jobs_deployment`) on a dataset the workers
     can read; returns the Prefect flow-run id to poll with `GET /v1/jobs/{id}`."""

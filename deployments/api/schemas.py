@@ -1,9 +1,11 @@
 """Request and response bodies of the HTTP API, with the examples OpenAPI shows.
 
 Items keep the CLI's row contract: in, ``{"id", "text", "context"?, "question"?,
-"metadata"?}``; out, the rows ``verdictflow verify`` writes (``verdictflow.verdicts.output_row``).
-Items arrive as plain JSON objects so that a bad one is reported with its rule, next to the
-verdicts of the good ones, instead of failing the whole request.
+"metadata"?, "label"?}`` (any other field is a row error, rule ``unknown_field``); out, the rows
+``verdictflow verify`` writes (``verdictflow.verdicts.output_row``). Items arrive as plain JSON
+objects so that a bad one is reported with its rule, next to the verdicts of the good ones,
+instead of failing the whole request. Every body is JSON sent with ``Content-Type:
+application/json`` (else 415).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 FJELL = "The Fjell S1 is rated IP67. It plays for up to 20 hours on a charge."
+# The top-level fields of a batch request to POST /v1/verify (other fields: 422).
+VERIFY_FIELDS = ("items",)
+UNSUPPORTED_MEDIA = {"description": "The body is not sent as Content-Type: application/json"}
 
 VERIFY_EXAMPLES = {
     "batch": {
@@ -51,6 +56,11 @@ class VerifyResponse(BaseModel):
         description="The CLI's output rows: id, verdict, p_supported, claims, run_id."
     )
     errors: list[RowError]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What else the run should know, in plain words (e.g. no document is "
+        "ingested, so items without their own context had no evidence).",
+    )
 
 
 class DocumentIn(BaseModel):

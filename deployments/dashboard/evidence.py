@@ -27,6 +27,13 @@ class Located:
     where: str  # "item context", "document <id>"
 
 
+def similarity_note(evidence: dict[str, Any]) -> str:
+    """The title's note of the claim's cosine similarity to the evidence (0 to 1), as in
+    " · similarity 0.62"; empty for evidence stored before similarities were."""
+    value = evidence.get("similarity")
+    return "" if value is None else f" · similarity {value:.2f}"
+
+
 def base_chunk_id(chunk_id: str) -> str:
     """The stored chunk a verification window was cut from (itself when whole)."""
     return chunk_id.split("@w", 1)[0]
@@ -112,19 +119,46 @@ def highlighted(located: Located, window: int = WINDOW_CHARS, colour: str = "#ff
     )
 
 
-def marked_claims(text: str, spans: list[tuple[int | None, int | None, str]]) -> str:
-    """HTML of an item's text with each claim's stored span marked in its verdict's colour."""
+def span_marks(text: str, claims: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
+    """Where the claims' unsupported or contradicted words sit in the item's text:
+    ``(start, end, kind)``, by start.
+
+    A span's offsets are into its claim's text, the claim's into the item's (found by its text
+    when the claim's offsets are not stored); a span whose words are not there is left out."""
+    marks: list[tuple[int, int, str]] = []
+    for claim in claims:
+        base = claim.get("start")
+        if base is None:
+            base = text.find(claim.get("text") or "\0")
+            if base < 0:
+                continue
+        for span in claim.get("spans") or []:
+            start, end = int(base) + int(span["start"]), int(base) + int(span["end"])
+            if text[start:end] != span.get("text", text[start:end]):
+                start = text.find(span["text"], int(base))
+                end = start + len(span["text"])
+            if 0 <= start < end <= len(text):
+                marks.append((start, end, str(span["kind"])))
+    return sorted(marks)
+
+
+def marked_spans(text: str, marks: list[tuple[int, int, str]], colours: dict[str, str]) -> str:
+    """HTML of an item's text with only the marked words highlighted (``<mark>``) in their
+    kind's colour; overlapping marks are cut where the earlier one ends."""
     pieces: list[str] = []
     pos = 0
-    for start, end, colour in sorted((s for s in spans if s[0] is not None), key=lambda s: s[0]):
-        start, end = max(int(start), pos), int(end or start)
+    for start, end, kind in sorted(marks):
+        start = max(start, pos)
         if end <= start:
             continue
+        colour = colours.get(kind, "#888")
         pieces.append(html.escape(text[pos:start]))
         pieces.append(
-            f'<mark class="vf-claim" style="background: {colour}33; border-bottom: 2px solid '
-            f'{colour};">{html.escape(text[start:end])}</mark>'
+            f'<mark class="vf-span" data-kind="{html.escape(kind)}" title="{html.escape(kind)}" '
+            f'style="background: {colour}33; border-bottom: 2px solid {colour};">'
+            f"{html.escape(text[start:end])}</mark>"
         )
         pos = end
     pieces.append(html.escape(text[pos:]))
-    return f'<div style="white-space: pre-wrap; line-height: 1.6;">{"".join(pieces)}</div>'
+    style = "white-space: pre-wrap; line-height: 1.6;"
+    return f'<div class="vf-item" style="{style}">{"".join(pieces)}</div>'

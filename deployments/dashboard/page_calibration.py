@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from sqlalchemy.engine import Connection
 
 from deployments.dashboard import state
+from experts.decision.calibration import ECE_BINS
+from quality.gates import calibration_error, labelled_probs
 from storage import dashboard_stats as S
 from verdictflow.config import get_settings
 
@@ -88,11 +92,32 @@ def evaluation(evaluations: list[dict[str, Any]]) -> list[str]:
     return [sets[n]["verify_run_id"] for n in picked]
 
 
+def labelled_calibration(
+    conn: Connection, run_ids: list[str]
+) -> tuple[float | None, list[dict[str, float]]]:
+    """The ECE of these runs' labelled items and its reliability bins (mean confidence,
+    accuracy, items), computed as the batch quality gate computes it (one definition: a
+    run's figure here is the one its gate checked). None and no bins without labels."""
+    parts = [
+        labelled_probs(verdicts, labels) for verdicts, labels in S.labelled_verdicts(conn, run_ids)
+    ]
+    probs = np.concatenate([p for p, _ in parts]) if parts else np.zeros((0, 3))
+    gold = np.concatenate([g for _, g in parts]) if parts else np.zeros(0, dtype=np.int64)
+    if not len(gold):
+        return None, []
+    ece, bins = calibration_error(probs, gold)
+    points = [
+        {"bin": i, "confidence": conf, "accuracy": acc, "n": n}
+        for i, (conf, acc, n) in enumerate(bins)
+    ]
+    return ece, points
+
+
 def figures(run_ids: list[str]) -> None:
     """Reliability, selective accuracy and ROC of these runs' labelled items."""
     threshold = get_settings().verify.support_threshold
     buckets = state.read(S.calibration_buckets, run_ids)
-    points, ece = S.reliability_curve(buckets)
+    ece, points = state.read(labelled_calibration, run_ids)
     fpr, tpr, auc = S.roc_curve(buckets)
     curve = S.selective_curve(buckets, threshold)
     op = S.operating_point(buckets)
@@ -101,7 +126,8 @@ def figures(run_ids: list[str]) -> None:
     cols[1].metric(
         "ECE",
         state.num(ece),
-        help="10 equal-width bins of p_supported against the gold label (supported or not).",
+        help="As the batch quality gate computes it: each labelled item's deciding claim, its "
+        f"top label's probability against the gold label, {ECE_BINS} equal-mass bins.",
     )
     cols[2].metric(
         "AUROC", state.num(auc), help="p_supported, supported vs not, at 0.01 thresholds."
@@ -127,8 +153,8 @@ def figures(run_ids: list[str]) -> None:
     )
     fig.update_layout(
         title=f"Reliability (ECE {state.num(ece)})",
-        xaxis_title="mean p_supported",
-        yaxis_title="share supported (gold)",
+        xaxis_title="mean confidence (top label)",
+        yaxis_title="accuracy (gold)",
         height=380,
         xaxis={"range": [0, 1]},
         yaxis={"range": [0, 1]},
@@ -175,8 +201,8 @@ def figures(run_ids: list[str]) -> None:
         {
             "bin": p["bin"],
             "items": p["n"],
-            "mean p_supported": round(p["confidence"], 3),
-            "share supported": round(p["accuracy"], 3),
+            "mean confidence": round(p["confidence"], 3),
+            "accuracy": round(p["accuracy"], 3),
         }
         for p in points
     ]

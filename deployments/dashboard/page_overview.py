@@ -20,12 +20,13 @@ def filters() -> D.RunFilter:
     options = state.read(D.datasets)
     cols = st.columns([2, 2, 3])
     with cols[0]:
-        chosen = st.multiselect("Dataset / deployment", options, key="ov-datasets")
+        chosen = st.multiselect("Dataset / deployment", options, key="ov-datasets", wrap=True)
     with cols[1]:
         since, until = state.date_range("ov")
     with cols[2]:
+        # wrap: in a column the chips would otherwise stay on one line and hide the last ones.
         verdicts = st.multiselect(
-            "Verdict", list(D.VERDICTS), default=list(D.VERDICTS), key="ov-verdicts"
+            "Verdict", list(D.VERDICTS), default=list(D.VERDICTS), key="ov-verdicts", wrap=True
         )
     return D.RunFilter(
         datasets=tuple(chosen), since=since, until=until, verdicts=tuple(verdicts or D.VERDICTS)

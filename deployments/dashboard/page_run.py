@@ -91,14 +91,16 @@ def items(run_id: str) -> None:
     cols = st.columns([2, 1, 3, 1])
     sort = cols[0].selectbox("Sort by", list(DI.ITEM_SORTS), key="items-sort")
     descending = cols[1].toggle("Descending", key="items-desc")
-    verdicts = cols[2].multiselect("Verdict", list(D.VERDICTS), key="items-verdicts")
+    # wrap: in a column the chips would otherwise stay on one line and hide the last ones.
+    verdicts = cols[2].multiselect("Verdict", list(D.VERDICTS), key="items-verdicts", wrap=True)
     total = state.read(DI.count_items, run_id, tuple(verdicts))
     pages = max(1, -(-total // PAGE_SIZE))
     page = cols[3].number_input(f"Page (of {pages})", 1, pages, 1, key="items-page") - 1
     rows = state.read(DI.run_items, run_id, sort, descending, page, PAGE_SIZE, tuple(verdicts))
-    frame = pd.DataFrame(
-        rows, columns=["position", "item_id", "label", "p_supported", "n_claims", "text"]
-    )
+    columns = ["position", "item_id", "verdict", "gold", "p_supported", "n_claims", "text"]
+    frame = pd.DataFrame(rows, columns=columns).rename(columns={"gold": "gold label"})
+    if frame["gold label"].isna().all():  # no item of this page carries a gold label
+        frame = frame.drop(columns="gold label")
     picked = st.dataframe(
         frame,
         hide_index=True,
@@ -126,11 +128,15 @@ def item(run_id: str, item_id: str) -> None:
     st.subheader(f"Item `{item_id}`: {detail['label'] or 'no verdict'}")
     if detail["question"]:
         st.markdown(f"**Question:** {detail['question']}")
+    gold = (detail["metadata"] or {}).get("label")
+    if gold is not None:
+        st.markdown(f"Gold label: **{gold}**")
     if detail["text"] is not None:
-        spans = [
-            (c["start"], c["end"], state.COLOURS.get(c["label"], "#888")) for c in detail["claims"]
-        ]
-        st.html(E.marked_claims(detail["text"], spans))
+        marks = E.span_marks(detail["text"], detail["claims"])
+        st.html(E.marked_spans(detail["text"], marks, state.COLOURS))
+        if marks:
+            kinds = sorted({kind for _, _, kind in marks})
+            st.caption(f"Marked: the words the evidence does not back ({', '.join(kinds)}).")
     if detail["metadata"]:
         st.caption(f"metadata: {detail['metadata']}")
     for claim in detail["claims"]:
@@ -173,7 +179,7 @@ def claim_block(claim: dict[str, Any], context: str | None) -> None:
         for i, ev in enumerate(ordered):
             deciding = ev["chunk_id"] == claim["best_chunk_id"]
             kind = "Deciding evidence" if deciding else "Evidence"
-            title = f"{kind} · rank {ev['rank']} · {ev['doc_id']} · score {ev['score']:.3f}"
+            title = f"{kind} · rank {ev['rank']} · {ev['doc_id']}" + E.similarity_note(ev)
             if deciding or i < 1:
                 evidence_in_source(ev, context, title)
             else:

@@ -9,8 +9,15 @@ import numpy as np
 from experts.decision.calibration import load_calibrator
 from experts.decision.conformal import load_conformal
 from experts.decision.uncertainty import decide
-from verdictflow.contracts import Claim, ClaimScore, ClaimVerdict, Evidence, Span
+from verdictflow.contracts import Claim, ClaimScore, ClaimVerdict, Evidence, Span, VerdictLabel
 from verdictflow.verdicts import no_evidence_verdict
+
+
+def verdict_spans(label: VerdictLabel, spans: Sequence[Span]) -> list[Span]:
+    """The spans a verdict shows, telling the verdict's story: none on a supported claim
+    (its words are backed: a span read against the evidence would say otherwise), every
+    span on a contradicted, unsupported or uncertain one."""
+    return [] if label is VerdictLabel.SUPPORTED else list(spans)
 
 
 def decide_claims(
@@ -22,7 +29,8 @@ def decide_claims(
     spans: Mapping[str, list[Span]] | None = None,
 ) -> list[ClaimVerdict]:
     """One verdict per claim: calibrated probabilities, the conformal abstention, its evidence
-    and its spans (``spans``: claim_id -> spans, ``experts.decision.highlights``).
+    and its spans (``spans``: claim_id -> spans, ``experts.decision.highlights``; a supported
+    claim shows none, ``verdict_spans``).
 
     ``calibrator`` and ``conformal`` default to the ones fitted in this home (or shipped).
     A claim without evidence or score is unsupported.
@@ -53,7 +61,7 @@ def decide_claims(
                 evidence=evidence[claim.claim_id],
                 best_evidence=score.best_chunk_id,
                 experts=score.experts,
-                spans=list((spans or {}).get(claim.claim_id, [])),
+                spans=verdict_spans(label, (spans or {}).get(claim.claim_id, [])),
             )
         )
     return verdicts

@@ -3,7 +3,8 @@
 The span readers are the registry's alignment experts, routed or not (a span is a reading
 of the pair, not a vote; the alignment expert folds in the numbers, names and negations the
 rule experts read); a registry without one reads spans with its rule experts. They read each
-claim against the evidence chunk that decided it (``ClaimScore.best_chunk_id``).
+claim against the evidence chunk that decided it (``ClaimScore.best_chunk_id``); the verdict
+shows them unless it is supported (``experts.decision.decide.verdict_spans``).
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ term on its dev pairs, on top of the fitted stacker's log-odds (an offset it doe
 
 A pair not routed to the domain expert gets exactly the stacker's answer, so a domain
 expert never changes verdicts outside its domain. The term is saved beside the expert's
-weights (``combiner.json``) with the digest of the stacker it was fitted on; against any
-other stacker it steps aside, and the plain mixture decides (as for any unknown expert).
+weights (``combiner.json``) with the digest of the stacker it was fitted on. A domain expert
+without a term fitted on the stacker in force (none, or one fitted on another) steps aside:
+the plain mixture decides the pairs routed to it, and the stacker all others.
 """
 
 from __future__ import annotations
@@ -82,12 +83,21 @@ def _read_term(file: Path, mtime_ns: int) -> DomainTerm:
 
 
 class DomainStacker:
-    """A fitted stacker and the domain terms of the experts added after it."""
+    """A fitted stacker and the domain terms of the experts added after it; ``aside``: the
+    domain experts without a term fitted on it (``stacking.stacked`` leaves their pairs to
+    the mixture)."""
 
-    def __init__(self, base: Stacker, names: Sequence[str], terms: Sequence[DomainTerm]) -> None:
+    def __init__(
+        self,
+        base: Stacker,
+        names: Sequence[str],
+        terms: Sequence[DomainTerm],
+        aside: Sequence[str] = (),
+    ) -> None:
         self.base = base
         self.names = list(names)
         self.terms = list(terms)
+        self.aside = list(aside)
         self.version = "+".join([base.version, *(t.name for t in self.terms)])
 
     def logit(self, features: np.ndarray) -> np.ndarray:
@@ -135,19 +145,23 @@ def fit_domain_term(
 
 
 def load_combiner(names: Sequence[str], specs: Sequence[ExpertSpec]):
-    """The combiner for these experts: a stacker fitted on the experts without a domain term,
-    plus the terms of those with one (fitted on top of that very stacker); None: the
-    mixture decides."""
+    """The combiner for these experts: a stacker fitted on the others, plus the terms of the
+    experts with one (fitted on top of that very stacker); domain experts (``domain_only``)
+    without such a term step aside on their pairs. None: the mixture decides."""
     folders = {s.name: s.weights for s in specs if s.weights is not None}
-    terms = [DomainTerm.read(folders[n]) if n in folders else None for n in names]
-    added = [t for t in terms if t is not None]
-    base = load_stacker([n for n, t in zip(names, terms, strict=True) if t is None])
+    domain_only = {s.name for s in specs if s.domain_only}
+    terms = {n: DomainTerm.read(folders[n]) if n in folders else None for n in names}
+    added = [n for n in names if terms[n] is not None or n in domain_only]
+    base = load_stacker([n for n in names if n not in added])
     if base is None or not added:
         return base
-    stale = [t.name for t in added if t.base_digest != base.digest]
-    if stale:
+    fitted = [terms[n] for n in added if terms[n] is not None]
+    fitted = [t for t in fitted if t.base_digest == base.digest]
+    aside = [n for n in added if n not in {t.name for t in fitted}]
+    if aside:
         logger.warning(
-            "domain terms %s were fitted on another combiner: the mixture decides", stale
+            "experts %s have no term fitted on combiner %s: the mixture decides their pairs",
+            aside,
+            base.digest,
         )
-        return None
-    return DomainStacker(base, names, added)
+    return DomainStacker(base, names, fitted, aside)

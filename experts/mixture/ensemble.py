@@ -11,6 +11,9 @@ from experts.mixture.routing import Routing
 from verdictflow.contracts import CONTRADICTED, NOT_ENOUGH_INFO, SUPPORTED, ClaimScore
 
 NO_EVIDENCE_PROBS = (0.0, 0.0, 1.0)
+# Chunks whose deciding probability is within this of the strongest's say the same about as
+# strongly: the one about the claim decides among them (``best_chunk``).
+NEAR_TIE = 0.1
 
 
 def mixture(routing: Routing, outputs: dict[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
@@ -43,8 +46,21 @@ def mixture(routing: Routing, outputs: dict[str, np.ndarray], names: Sequence[st
     return np.einsum("ne,enk->nk", weights, stacked)
 
 
+def _addressing(
+    strength: np.ndarray, cover: np.ndarray, candidates: np.ndarray, margin: float
+) -> int:
+    """Of the ``candidates``, those within ``margin`` of the strongest; of these the one
+    holding most of the claim's words (``cover``), then the strongest."""
+    top = strength[candidates].max()
+    near = np.flatnonzero(candidates & (strength >= top - margin))
+    return int(max(near, key=lambda i: (cover[i], strength[i])))
+
+
 def best_chunk(
-    probs: np.ndarray, on_subject: np.ndarray | None = None, coverage: np.ndarray | None = None
+    probs: np.ndarray,
+    on_subject: np.ndarray | None = None,
+    coverage: np.ndarray | None = None,
+    margin: float = NEAR_TIE,
 ) -> int:
     """Row of the deciding chunk among a claim's chunks.
 
@@ -54,24 +70,25 @@ def best_chunk(
     (``coverage``): it states the opposite, the other merely does not mention it (of several
     such, the most contradicting). Else the most supportive chunk if any chunk's top label
     is supported; else the most contradicting one if any is contradicted; else the most
-    supportive one.
+    supportive one. "Most" is a near tie within ``margin``: of chunks that say so about as
+    strongly, the one that holds most of the claim's words decides (the passage about the
+    claim, not one that happens to score a little higher).
     """
     n = len(probs)
     allowed = np.ones(n, bool) if on_subject is None or not on_subject.any() else on_subject
     cover = np.zeros(n) if coverage is None else np.asarray(coverage, dtype=np.float64)
     top = np.where(allowed, probs.argmax(axis=1), -1)
-    supportive = np.where(top == SUPPORTED, probs[:, SUPPORTED], -1.0)
-    contradicting = np.where(top == CONTRADICTED, probs[:, CONTRADICTED], -1.0)
-    if (top == SUPPORTED).any():
-        best = int(np.argmax(supportive))
-        covering = (top == CONTRADICTED) & (cover > cover[best])
+    supported, contradicted = top == SUPPORTED, top == CONTRADICTED
+    if supported.any():
+        best = _addressing(probs[:, SUPPORTED], cover, supported, margin)
+        covering = contradicted & (cover > cover[best])
         if covering.any():
-            return int(np.argmax(np.where(covering, contradicting, -1.0)))
+            return _addressing(probs[:, CONTRADICTED], cover, covering, margin)
         return best
-    if (top == CONTRADICTED).any():
-        return int(np.argmax(contradicting))
+    if contradicted.any():
+        return _addressing(probs[:, CONTRADICTED], cover, contradicted, margin)
     leaning = probs[:, SUPPORTED] - probs[:, NOT_ENOUGH_INFO] * 1e-9
-    return int(np.argmax(np.where(allowed, leaning, -2.0)))
+    return _addressing(leaning, cover, allowed, margin)
 
 
 def combine(

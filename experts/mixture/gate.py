@@ -175,16 +175,23 @@ def save_gate(net: GateNet, expert_names: list[str], metrics: dict, path: Path) 
     return f"v{version}"
 
 
+def gate_in_force(path: str | Path | None = None) -> Path | None:
+    """The trained gate file ``load_gate`` reads: ``path``, the setting, HOME's, else the
+    shipped one; None when there is none (the prior gate routes)."""
+    file = gate_file(path)
+    if not file.exists() and path is None and get_settings().experts.gate_path is None:
+        file = SHIPPED_GATE
+    return file if file.exists() else None
+
+
 def load_gate(specs: Sequence[ExpertSpec], path: str | Path | None = None) -> Gate:
     """The trained gate when one exists and knows enough of ``specs``; else the prior gate.
 
     Without ``path`` or the setting, a gate trained in HOME wins over the shipped one.
     """
-    file = gate_file(path)
-    if not file.exists() and path is None and get_settings().experts.gate_path is None:
-        file = SHIPPED_GATE
+    file = gate_in_force(path)
     names = [s.name for s in specs]
-    if file.exists():
+    if file is not None:
         payload = torch.load(file, weights_only=True)
         known = [n for n in payload["expert_names"] if n in names]
         unknown = sorted(set(names) - set(payload["expert_names"]))

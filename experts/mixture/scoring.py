@@ -2,11 +2,11 @@
 
 ``Scorer.score`` routes every (claim, evidence chunk) pair through the gate to its top-k
 experts, has each cross-encoder read a pair's evidence in windows of its own max length (its
-reading of the pair: that of the deciding window), cuts each expert's pairs into length-sorted
-batches, hands the batches to a ``BatchRunner`` and combines the outputs into one
-``ClaimScore`` per claim. The runner is the seam: ``InProcessRunner`` (the default) scores
-here; the Prefect layer passes one that submits each batch as a task to Dask workers
-(``tasks/scoring.py``).
+reading of the pair: that of the deciding window), cuts each expert's distinct pairs (a
+repeated (claim, window) is scored once) into length-sorted batches, hands the batches to a
+``BatchRunner`` and combines the outputs into one ``ClaimScore`` per claim. The runner is the
+seam: ``InProcessRunner`` (the default) scores here; the Prefect layer passes one that
+submits each batch as a task to Dask workers (``tasks/scoring.py``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,16 @@ from experts.base import check_probabilities
 from experts.mixture.domain_terms import load_combiner
 from experts.mixture.domains import domain_profiles, pair_domains
 from experts.mixture.ensemble import best_chunk, combine, mixture
-from experts.mixture.gate import Domains, load_gate
-from experts.mixture.routing import balance_score, top_k_route, utilisation
+from experts.mixture.gate import Domains, Gate, load_gate
+from experts.mixture.routing import Routing, balance_score, top_k_route, utilisation
 from experts.mixture.stacking import pair_cheap_features, stack_features, stacked
-from experts.registry import cached_expert, load_registry, reading_window, registry_path
+from experts.registry import (
+    ExpertSpec,
+    cached_expert,
+    load_registry,
+    reading_window,
+    registry_path,
+)
 from experts.verifiers.entities import same_subject, subject_words
 from experts.verifiers.text import content_tokens, coverage
 from retrieval.chunking import chunk_spans
@@ -132,6 +138,14 @@ def read_in_windows(
     return read, np.asarray(owner, dtype=int)
 
 
+def distinct(pairs: Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """The pairs without repeats, in first-seen order, and where each pair is among them: an
+    expert scores a (claim, window) pair once however many claims or items bring it."""
+    index: dict[tuple[str, str], int] = {}
+    where = np.fromiter((index.setdefault(p, len(index)) for p in pairs), int, len(pairs))
+    return list(index), where
+
+
 def best_reading(readings: np.ndarray, owner: np.ndarray, n_pairs: int) -> np.ndarray:
     """Each pair's reading [n_pairs, 3] (NaN where it has none): the reading of its deciding
     window (``best_chunk``, the rule that picks a claim's deciding evidence)."""
@@ -144,6 +158,59 @@ def best_reading(readings: np.ndarray, owner: np.ndarray, n_pairs: int) -> np.nd
     for row, part in zip(rows, np.split(order, starts[1:]), strict=True):
         out[row] = readings[part[best_chunk(readings[part])]]
     return out
+
+
+def _in_domain(domain: Domains, of: set[str]) -> bool:
+    found = {domain} if isinstance(domain, str) else set(domain or ())
+    return bool(found & of)
+
+
+def route(
+    specs: Sequence[ExpertSpec],
+    pairs: Sequence[tuple[str, str]],
+    own: Sequence[Domains],
+    domains: Sequence[Domains],
+    top_k: int,
+) -> tuple[Gate, list[str], Routing]:
+    """The gate over the experts that are not domain experts, its expert names followed by the
+    domain experts', and the pairs' top-k routing over those names (a pair the gate is sure
+    of, by ``experts.gate_sure_margin``, goes to its first choice alone).
+
+    Every pair is first routed as if no domain expert were registered (the gate over the
+    others, the claims' ``own`` domains, expert capacity over all pairs); the pairs of a
+    domain expert's domain (``domains``) are then routed again among themselves over every
+    expert. So a domain expert changes nothing outside its domain: not the gate's weights,
+    not the others' capacity (which depends on how many experts there are).
+    """
+    factor = get_settings().experts.gate_capacity_factor
+    margin = get_settings().experts.gate_sure_margin
+    added = [s for s in specs if s.domain_only]
+    base = [s for s in specs if not s.domain_only] or list(specs)
+    gate = load_gate(base)
+    probs = gate.probs(pairs, own) if pairs else np.zeros((0, len(gate.expert_names)))
+    routing = top_k_route(probs, top_k, factor, margin)
+    if not added or len(base) == len(specs):
+        return gate, list(gate.expert_names), routing
+    names = list(gate.expert_names) + [s.name for s in added]
+    n, width = len(pairs), len(gate.expert_names)
+    mask, weights, full_probs = (np.zeros((n, len(names)), dtype=dt) for dt in (bool, float, float))
+    mask[:, :width], weights[:, :width], full_probs[:, :width] = (
+        routing.mask,
+        routing.weights,
+        routing.probs,
+    )
+    dropped = routing.dropped
+    of = {d for s in added for d in s.domains}
+    rows = [i for i, domain in enumerate(domains) if _in_domain(domain, of)]
+    if rows:
+        every = load_gate(specs)
+        at = [every.expert_names.index(name) for name in names]
+        sub = every.probs([pairs[i] for i in rows], [domains[i] for i in rows])
+        again = top_k_route(sub, top_k, factor, margin)
+        mask[rows], weights[rows] = again.mask[:, at], again.weights[:, at]
+        full_probs[rows] = again.probs[:, at]
+        dropped += again.dropped
+    return gate, names, Routing(mask, weights, full_probs, dropped)
 
 
 class Scorer:
@@ -179,8 +246,6 @@ class Scorer:
         specs = load_registry(self.registry)
         if not specs:
             raise RuntimeError(f"expert registry {self.registry} has no enabled, available expert")
-        gate = load_gate(specs)
-        names = gate.expert_names
         kinds = {s.name: s.kind for s in specs}
 
         pair_claims: list[int] = []
@@ -198,36 +263,41 @@ class Scorer:
                 pairs.append((claim.text, ev.text))
                 domains.append(_domain(claim, claim_domains))
                 on_subject.append(same_subject(names_in_claim, ev.text, ev.doc_id))
+        own: list[Domains] = list(domains)
         profiles = domain_profiles(specs)
         if profiles and pairs:  # trained domains: by the evidence's document or the claim
             vectors = embed_texts([c.text for c in claims])
             domains = pair_domains(domains, pair_docs, pair_claims, vectors, profiles)
 
         started = time.perf_counter()
-        probs = gate.probs(pairs, domains) if pairs else np.zeros((0, len(names)))
-        routing = top_k_route(probs, self.top_k, settings.experts.gate_capacity_factor)
+        gate, names, routing = route(specs, pairs, own, domains, self.top_k)
         gated = time.perf_counter()
 
-        # Each expert reads its routed pairs in windows of its own length; its reading of a
-        # pair is that of the pair's deciding window.
+        # Each expert reads its routed pairs in windows of its own length, each distinct
+        # (claim, window) once; its reading of a pair is that of the pair's deciding window.
         slots = runner.slots()
         windows = {s.name: reading_window(s) for s in specs}
         planned: list[tuple[str, np.ndarray]] = []
         batches: list[Batch] = []
         read: dict[str, tuple[list[tuple[str, str]], np.ndarray]] = {}
+        once: dict[str, tuple[list[tuple[str, str]], np.ndarray]] = {}
         for e, name in enumerate(names):
             read[name] = read_in_windows(pairs, np.flatnonzero(routing.mask[:, e]), windows[name])
-            part = read[name][0]
+            once[name] = distinct(read[name][0])
+            part = once[name][0]
             for idx in length_batches(
                 np.arange(len(part)), part, settings.experts.pairs_per_task, slots
             ):
                 planned.append((name, idx))
                 batches.append(Batch(name, kinds[name], [part[i] for i in idx], self.registry))
         results = runner.run(batches)
-        readings = {name: np.full((len(read[name][0]), 3), np.nan) for name in names}
+        readings = {name: np.full((len(once[name][0]), 3), np.nan) for name in names}
         for (name, idx), result in zip(planned, results, strict=True):
             readings[name][idx] = result
-        outputs = {name: best_reading(readings[name], read[name][1], len(pairs)) for name in names}
+        outputs = {
+            name: best_reading(readings[name][once[name][1]], read[name][1], len(pairs))
+            for name in names
+        }
         scored = time.perf_counter()
 
         mixed = mixture(routing, outputs, names)
@@ -258,6 +328,7 @@ class Scorer:
             "pairs": len(pairs),
             "pairs_scored": int(routing.mask.sum()),
             "windows_read": {n: len(read[n][0]) for n in names},
+            "windows_scored": {n: len(once[n][0]) for n in names},
             "dense_pairs": len(pairs) * len(names),
             "routed": {n: int(routing.mask[:, e].sum()) for e, n in enumerate(names)},
             "utilisation": {n: round(float(u), 4) for n, u in zip(names, util, strict=True)},

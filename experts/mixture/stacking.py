@@ -152,10 +152,12 @@ def stacked(
     combiner, mixed: np.ndarray, features: np.ndarray, mask: np.ndarray, names: Sequence[str]
 ) -> np.ndarray:
     """The combiner's probabilities [n, 3], except on pairs routed to an expert it never saw
-    routed (``Stacker.never_routed``): it knows nothing of what that expert says, so there the
-    mixture's (``mixed``) stay (measured: benchmarks/results/long_sources.md)."""
+    routed (``Stacker.never_routed``) or a domain expert without a term on it (``aside``): it
+    knows nothing of what that expert says, so there the mixture's (``mixed``) stay
+    (measured: benchmarks/results/long_sources.md)."""
     base = getattr(combiner, "base", combiner)  # a stacker with domain terms on top
-    unknown = [e for e, name in enumerate(names) if name in base.never_routed]
+    aside = set(base.never_routed) | set(getattr(combiner, "aside", ()))
+    unknown = [e for e, name in enumerate(names) if name in aside]
     aside = mask[:, unknown].any(axis=1)
     return np.where(aside[:, None], mixed, combiner.combine(mixed, features))
 
@@ -189,19 +191,30 @@ def stacker_file(path: str | Path | None = None) -> Path:
     return Path(path or settings.experts.stacker_path or settings.models_dir / "stacker.json")
 
 
+def stacker_candidates(path: str | Path | None = None) -> list[Path]:
+    """The stacker files ``load_stacker`` tries, in order: ``path``, the setting or HOME's,
+    then (without either) the shipped one."""
+    candidates = [stacker_file(path)]
+    if path is None and get_settings().experts.stacker_path is None:
+        candidates.append(SHIPPED_STACKER)
+    return candidates
+
+
+def read_stacker(file: Path) -> Stacker:
+    """The stacker saved at ``file``, read once per version of the file."""
+    stat = file.stat()
+    return _read_cached(file, stat.st_mtime_ns, stat.st_size)
+
+
 def load_stacker(expert_names: Sequence[str], path: str | Path | None = None) -> Stacker | None:
     """The stacker fitted for exactly these experts (HOME's first, then the shipped one), or
     None: then the mixture's fixed weights decide. Off with ``experts.stacking = false``."""
     if not get_settings().experts.stacking:
         return None
-    candidates = [stacker_file(path)]
-    if path is None and get_settings().experts.stacker_path is None:
-        candidates.append(SHIPPED_STACKER)
-    for file in candidates:
+    for file in stacker_candidates(path):
         if not file.exists():
             continue
-        stat = file.stat()
-        stacker = _read_cached(file, stat.st_mtime_ns, stat.st_size)
+        stacker = read_stacker(file)
         if stacker.expert_names == list(expert_names):
             return stacker
         logger.warning(

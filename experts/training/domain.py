@@ -6,7 +6,9 @@ stopped run goes on from its checkpoint), measures it against the generalist on 
 documents, and writes everything the pipeline needs under ``HOME/models/NAME``: the weights,
 a model card, the routing profile (``domain.json``) and, when a fitted combiner is in force,
 the expert's term on top of it (``combiner.json``). It is registered in the domain registry
-(``HOME/models/domains.yaml``) with ``domains: [NAME]``.
+(``HOME/models/domains.yaml``) with ``domains: [NAME]``, unless it is worse than the
+generalist on its own test documents: then it is refused (``force`` registers it anyway) and
+the expert registered before, if any, stays.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
+import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,6 +46,36 @@ from verdictflow.config import get_settings
 from verdictflow.contracts import LABELS
 
 NAME_RULE = r"^[A-Za-z0-9_.-]+$"
+
+
+class DomainExpertRefused(ValueError):
+    """A domain expert worse than the generalist on its own test documents: not registered."""
+
+
+def worse_than_base(test: dict) -> str | None:
+    """Why a domain expert should not replace the generalist on its domain: its AUROC on its
+    own test documents is below the generalist's (``held_out_figures``); None when it is not
+    (or either figure is missing: a test split of one label)."""
+    mine, base = test.get("domain_auroc"), test.get("base_auroc")
+    if mine is None or base is None or mine >= base:
+        return None
+    return f"on its test documents AUROC {mine} is below the generalist's {base}"
+
+
+def reproduce_command(name: str, source: dict) -> str:
+    """The command that trains the domain expert ``name`` again on ``source`` (its paths, or
+    its store filter), as the CLI takes it."""
+    command = ["verdictflow", "experts", "train-domain", name]
+    if source.get("paths"):
+        command += ["--corpus", *source["paths"]]
+    elif source.get("store_filter"):
+        command.append("--from-store")
+        for key, value in source["store_filter"].items():
+            for one in value if isinstance(value, list) else [value]:
+                command += ["--filter", f"{key}={one}"]
+    else:
+        command += ["--corpus", "PATH"]
+    return shlex.join(command)
 
 
 def base_expert(name: str | None = None) -> ExpertSpec:
@@ -138,13 +172,17 @@ def train_domain_expert(
     minutes: float | None = None,
     source: dict | None = None,
     log: Callable[[str], None] = print,
+    force: bool = False,
 ) -> dict:
     """Train, measure and register the domain expert ``name`` on ``docs`` (``doc_id``,
     ``text``); returns its summary (also in its model card). ``source`` says where the corpus
     came from (``{"paths": [...]}`` or ``{"store_filter": {...}}``): retraining reads it again.
+    ``force``: register it even when it is worse than the generalist on its test documents.
 
     Raises:
         DomainCorpusError: the corpus breaks a rule (too few documents, no sentences).
+        DomainExpertRefused: it is worse than the generalist (its weights stay in the
+            checkpoint folder; the expert registered before stays).
         ValueError: a bad name, or one taken by the registry in force.
     """
     if not re.match(NAME_RULE, name):
@@ -175,10 +213,17 @@ def train_domain_expert(
     train_s = time.perf_counter() - started
     out_dir = settings.models_dir / name
     spec = TrainingSpec(name, ("corpus",), LABELS, (name,), description=f"Domain {name}.")
-    save_expert(model, spec, out_dir, "")
-    shipped, _ = load_expert(out_dir)
+    candidate = save_expert(model, spec, work / "candidate", "")
+    shipped, _ = load_expert(candidate)
     base_model = teacher if teacher is not None else load_expert(base.weights)[0]
     figures = held_out_figures(shipped, base_model, frames["test"])
+    worse = worse_than_base(figures)
+    if worse and not force:
+        raise DomainExpertRefused(
+            f"not registered: {worse}; its weights are in {candidate} (--force, or the "
+            "flow's force=True, registers it)"
+        )
+    install(candidate, out_dir)
     sentences = [s.text for s in synthetic.source_sentences(docs)]
     centroid, threshold = centroid_profile(
         embed_texts(sentences), settings.domains.centroid_quantile
@@ -221,12 +266,25 @@ def train_domain_expert(
         "train_seconds": round(train_s, 1),
         "train_pairs_per_s": result.train_pairs_per_s,
         "test": figures,
+        "warning": f"registered with force: {worse}" if worse else None,
+        "reproduce": reproduce_command(name, source),
         **term,
         "history": result.history,
     }
     (out_dir / "model_card.md").write_text(model_card(summary, cfg))
     log(json.dumps({k: v for k, v in summary.items() if k != "history"}))
     return summary
+
+
+def install(candidate: Path, out_dir: Path) -> None:
+    """Put the candidate's folder in the place of ``out_dir`` (the expert trained there
+    before goes; both are under HOME/models, so each move is a rename)."""
+    replaced = out_dir.with_name(f".{out_dir.name}.replaced")
+    shutil.rmtree(replaced, ignore_errors=True)
+    if out_dir.exists():
+        out_dir.rename(replaced)
+    candidate.rename(out_dir)
+    shutil.rmtree(replaced, ignore_errors=True)
 
 
 def model_card(summary: dict, cfg: TrainConfig) -> str:
@@ -241,6 +299,7 @@ def model_card(summary: dict, cfg: TrainConfig) -> str:
         f"({summary['train_pairs_per_s']} pairs/s, {summary['train_seconds']} s)",
         f"- test documents (never trained on): {json.dumps(summary['test'])}",
         f"- combiner term: {summary.get('combiner_term')}",
+        *([f"- warning: {summary['warning']}"] if summary.get("warning") else []),
         "",
         "## Dev curve (AUROC of p_supported)",
         "| step | train loss | dev |",
@@ -255,8 +314,7 @@ def model_card(summary: dict, cfg: TrainConfig) -> str:
         json.dumps(cfg.__dict__, indent=1, sort_keys=True),
         "```",
         "",
-        f"Reproduce: `verdictflow experts train-domain {summary['name']} --corpus "
-        f"{summary['corpus'] or 'PATH'}`.",
+        f"Reproduce: `{summary['reproduce']}`.",
         "",
     ]
     return "\n".join(lines)

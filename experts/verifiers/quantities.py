@@ -139,14 +139,23 @@ UNITS: dict[str, tuple[str, float]] = {
 }
 
 NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
-# A numeral glued to letters or a hyphen ("X2", "S1", "IP67", "B-52") is part of a name.
+TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+# "twenty-five" before "twenty": a compound number word is one number.
+NUMBER_WORD = (
+    r"\b(?:(?:" + "|".join(TENS) + r")-(?:one|two|three|four|five|six|seven|eight|nine)\b"
+    r"|(?:" + "|".join(WORD_NUMBERS) + r")\b)"
+)
+# A numeral glued to letters or a hyphen ("X2", "S1", "IP67", "B-52") is part of a name; a
+# unit may follow a hyphen ("a 10-minute charge", "a two-year warranty").
 QUANTITY_RE = re.compile(
     r"(?P<cur>[$€£])?\s?(?P<num>(?<![A-Za-z\d])(?<![A-Za-z]-)(?:" + NUM + r")(?![A-Za-z]*\d)"
-    r"|\b(?:" + "|".join(WORD_NUMBERS) + r")\b)"
+    r"|" + NUMBER_WORD + r")"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|dozen|hundred|bn|mn|k|m|b)\b)?"
-    r"(?:\s?(?P<unit>%|°[cf]|[a-z]+))?",
+    r"(?:[\s-]?(?P<unit>%|°[cf]|[a-z]+))?",
     re.IGNORECASE,
 )
+# "4.99 EUR per month", "49 EUR a year", "80 km/h": an amount per unit of time.
+RATE_RE = re.compile(r"(?:\s*/\s*|\s+(?:per|a|an|each|every)\s+)(?P<per>[a-z]+)\b", re.IGNORECASE)
 DATE_RE = re.compile(
     r"\b(?:(?P<d1>\d{1,2})(?:st|nd|rd|th)?\s+(?P<m1>[a-z]{3,9})\.?,?\s+(?P<y1>\d{4})"
     r"|(?P<m2>[a-z]{3,9})\.?\s+(?:(?P<d2>\d{1,2})(?:st|nd|rd|th)?,?\s+)?(?P<y2>\d{4})"
@@ -167,6 +176,11 @@ class Quantity:
     precision: float  # absolute tolerance of ``value`` from the digits given
     start: int
     context: frozenset[str] = field(default_factory=frozenset)
+    # The nearest content word on either side within its sentence: what it quantifies
+    # ("minutes of charging", "a 10-minute charge") and what it does.
+    near: frozenset[str] = field(default_factory=frozenset)
+    # Seconds of the time unit it is given per ("4.99 EUR per month"), None for an amount.
+    per: float | None = None
 
 
 def unit_lookup(word: str) -> str:
@@ -182,6 +196,9 @@ def _parse_number(raw: str) -> tuple[float, float]:
     low = raw.lower()
     if low in WORD_NUMBERS:
         return float(WORD_NUMBERS[low]), 0.0
+    if "-" in low:  # "twenty-five"
+        tens, ones = low.split("-")
+        return float(WORD_NUMBERS[tens] + WORD_NUMBERS[ones]), 0.0
     clean = raw.replace(",", "")
     decimals = len(clean.split(".")[1]) if "." in clean else 0
     value = float(clean)
@@ -190,12 +207,39 @@ def _parse_number(raw: str) -> tuple[float, float]:
     return value, 0.0
 
 
-def _context(text: str, start: int, end: int) -> frozenset[str]:
-    left = re.findall(r"[A-Za-z]+", text[:start])[-CONTEXT_WINDOW:]
-    right = re.findall(r"[A-Za-z]+", text[end:])[:CONTEXT_WINDOW]
-    words = [w.lower() for w in left + right]
-    skip = STOP_WORDS | MONTHS.keys() | SCALES.keys() | UNITS.keys() | WORD_NUMBERS.keys()
-    return frozenset(stem(w) for w in words if w not in skip and stem(w) not in UNITS)
+# Where a quantity's sentence ends: a line break (a table row, a list item) or terminal
+# punctuation before a space (not the point of "4.99").
+SENTENCE_END = re.compile(r"\n|[.!?;](?=\s)")
+CONTEXT_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_NOT_CONTEXT = STOP_WORDS | MONTHS.keys() | SCALES.keys() | UNITS.keys() | WORD_NUMBERS.keys()
+
+
+def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """The start and end of the sentence (or line) holding ``text[start:end]``."""
+    left = max((m.end() for m in SENTENCE_END.finditer(text, 0, start)), default=0)
+    right = SENTENCE_END.search(text, end)
+    return left, right.start() if right else len(text)
+
+
+def _context_words(text: str) -> list[str]:
+    """The stemmed content words of ``text`` in order (units, numbers, months left out)."""
+    out = []
+    for w in CONTEXT_WORD.findall(text):
+        low = w.lower()
+        if low not in _NOT_CONTEXT and stem(low) not in UNITS:
+            out.append(stem(low))
+    return out
+
+
+def _context(text: str, start: int, end: int) -> tuple[frozenset[str], frozenset[str]]:
+    """The content words around ``text[start:end]`` within its sentence (at most
+    ``CONTEXT_WINDOW`` a side; model names such as "X2" kept whole), and the nearest one on
+    each side."""
+    left_end, right_end = sentence_bounds(text, start, end)
+    left = _context_words(text[left_end:start])
+    right = _context_words(text[end:right_end])
+    near = frozenset(left[-1:] + right[:1])
+    return frozenset(left[-CONTEXT_WINDOW:] + right[:CONTEXT_WINDOW]), near
 
 
 def _month(name: str | None) -> int | None:
@@ -215,8 +259,8 @@ def find_dates(text: str) -> list[Quantity]:
                 continue
             day = g["d1"] or g["d2"]
             ymd = (int(g["y1"] or g["y2"]), month, int(day) if day else None)
-        ctx = _context(text, m.start(), m.end())
-        found.append(Quantity(m.group(0), "date", ymd, 0.0, m.start(), ctx))
+        ctx, near = _context(text, m.start(), m.end())
+        found.append(Quantity(m.group(0), "date", ymd, 0.0, m.start(), ctx, near))
     return found
 
 
@@ -266,6 +310,8 @@ def find_quantities(text: str) -> list[Quantity]:
         scale_word = (m.group("scale") or "").lower()
         unit_word = (m.group("unit") or "").lower()
         end = m.end()
+        if unit_word in WORD_NUMBERS:  # "ten-twenty", "one two": no unit
+            unit_word, end = "", m.end("scale") if m.group("scale") else m.end("num")
         if scale_word in ("m", "b") and not m.group("cur"):
             # "5 m" is metres unless it is money
             unit_word, scale_word, end = scale_word, "", m.end("scale")
@@ -289,10 +335,22 @@ def find_quantities(text: str) -> list[Quantity]:
             continue  # a bare "one" is rarely a quantity
         if _is_version(text, m.start("num"), raw):
             continue  # "firmware 3.2", "iOS 15", "version 2": a name, not an amount
-        ctx = _context(text, begin, end)
+        ctx, near = _context(text, begin, end)
         total = value * scale * factor
-        found.append(Quantity(text[begin:end], dimension, total, tol * scale * factor, begin, ctx))
+        per = _rate(text, end) if dimension not in ("number", "year", "time") else None
+        found.append(
+            Quantity(text[begin:end], dimension, total, tol * scale * factor, begin, ctx, near, per)
+        )
     return sorted(found, key=lambda q: q.start)
+
+
+def _rate(text: str, end: int) -> float | None:
+    """Seconds of the time unit an amount ending at ``end`` is given per ("per month")."""
+    m = RATE_RE.match(text, end)
+    if not m:
+        return None
+    unit = UNITS.get(unit_lookup(m.group("per").lower()))
+    return unit[1] if unit and unit[0] == "time" else None
 
 
 def same_value(a: Quantity, b: Quantity) -> bool:
@@ -301,6 +359,10 @@ def same_value(a: Quantity, b: Quantity) -> bool:
         ya, ma, da = a.value if isinstance(a.value, tuple) else (int(a.value), None, None)
         yb, mb, db = b.value if isinstance(b.value, tuple) else (int(b.value), None, None)
         return all(x == y for x, y in ((ya, yb), (ma, mb), (da, db)) if x and y)
+    if a.per and b.per:  # both rates: per second ("49 EUR a year" is not "4.99 EUR a month")
+        av, bv = a.value / a.per, b.value / b.per
+        tol = max(a.precision / a.per, b.precision / b.per, 1e-9 * max(abs(av), abs(bv)))
+        return math.isclose(av, bv, abs_tol=tol)
     tol = max(a.precision, b.precision, 1e-9 * max(abs(a.value), abs(b.value), 1.0))
     return math.isclose(a.value, b.value, abs_tol=tol)
 

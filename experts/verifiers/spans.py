@@ -108,9 +108,11 @@ class Reading:
 
 def differing(claim: str, start: int, end: int, other: str) -> tuple[int, int]:
     """The part of ``claim[start:end]`` from its first to its last word that ``other`` lacks
-    ("45 hours" against "38 hours" gives "45"); the whole stretch when ``other`` has them all."""
-    have = {w.lower for w in words(other)}
-    lacking = [w for w in words(claim[start:end], start) if w.lower not in have]
+    ("45 hours" against "38 hours" gives "45", "Twenty minutes" against "10-minute" gives
+    "Twenty": a word counts as had in any inflection); the whole stretch when ``other`` has
+    them all."""
+    have = {w.stem for w in words(other)}
+    lacking = [w for w in words(claim[start:end], start) if w.stem not in have]
     return (lacking[0].start, lacking[-1].end) if lacking else (start, end)
 
 

@@ -1,4 +1,4 @@
-from verdictflow.contracts import Claim, ClaimVerdict, Item, Span, VerdictLabel
+from verdictflow.contracts import Claim, ClaimVerdict, Evidence, Item, Span, VerdictLabel
 from verdictflow.verdicts import group_items, item_verdict, no_evidence_verdict, output_row, run_key
 
 
@@ -71,3 +71,20 @@ def test_output_rows_carry_each_claim_s_spans():
         ]
         == []
     )
+
+
+def test_output_rows_show_evidence_by_rank_and_similarity():
+    def evidence(chunk_id: str, rank: int, similarity: float | None) -> Evidence:
+        return Evidence(claim_id="a:0", doc_id="d", chunk_id=chunk_id, text="The X2 weigh 254 g.",
+                        score=1 / (60 + rank), rank=rank, similarity=similarity)  # fmt: skip
+
+    claim = _cv("a:0", VerdictLabel.SUPPORTED, 0.9).model_copy(
+        update={
+            "evidence": [evidence("d#0", 1, 0.71234), evidence("d#1", 2, None)],
+            "best_evidence": "d#0",
+        }  # fmt: skip
+    )
+    first, second = output_row(item_verdict("a", [claim]), "r")["claims"][0]["evidence"]
+    assert first["rank"] == 1 and first["similarity"] == 0.7123 and first["decisive"]
+    assert first["retrieval_score"] == round(1 / 61, 4) and "score" not in first
+    assert second["similarity"] is None and not second["decisive"]  # stored before it was

@@ -226,3 +226,50 @@ def test_a_corpus_from_the_store_is_the_filtered_documents_rebuilt_from_chunks(
     assert rebuilt == BANK
     with pytest.raises(DomainCorpusError, match="no chunk in the store matches"):
         corpus_from_store({"domain": "insurance"}, store=store)
+
+
+def test_worse_than_the_generalist_names_both_figures() -> None:
+    from experts.training.domain import worse_than_base
+
+    assert worse_than_base({"domain_auroc": 0.91, "base_auroc": 0.9}) is None
+    assert worse_than_base({"domain_auroc": 0.9, "base_auroc": 0.9}) is None
+    assert worse_than_base({"domain_auroc": None, "base_auroc": 0.9}) is None  # one label
+    why = worse_than_base({"domain_auroc": 0.61, "base_auroc": 0.72})
+    assert why == "on its test documents AUROC 0.61 is below the generalist's 0.72"
+
+
+def test_a_domain_expert_without_a_term_on_the_combiner_steps_aside_on_its_pairs_only(
+    home: Path, tmp_path: Path
+) -> None:
+    from experts.mixture.domain_terms import DomainTerm, load_combiner
+    from experts.mixture.stacking import fit_stacker, stack_features, stacked, stacker_file
+    from experts.registry import ExpertSpec
+
+    rng = np.random.default_rng(1)
+    n, names = 60, ["general", "numbers", "banking"]
+    cheap = rng.normal(size=(n, 2))
+    base_names = names[:2]
+    mask = np.zeros((n, 3), dtype=bool)
+    mask[:, 0] = True
+    mask[:20, 2] = True  # the domain's pairs
+    outputs = {name: rng.dirichlet(np.ones(3), size=n) for name in names}
+    base_x = stack_features(mask[:, :2], outputs, base_names, cheap)
+    fit_stacker(base_x, rng.uniform(size=n) > 0.5, base_names).save(stacker_file())
+    folder = tmp_path / "banking"
+    folder.mkdir()
+    specs = [
+        ExpertSpec(name="general", kind="similarity"),
+        ExpertSpec(name="numbers", kind="numbers"),
+        ExpertSpec(name="banking", kind="cross_encoder", weights=folder, domain_only=True),
+    ]
+    mixed = rng.dirichlet(np.ones(3), size=n)
+    features = stack_features(mask, outputs, names, cheap)
+    for term in (None, DomainTerm("banking", "fitted-on-another", np.ones(4))):
+        if term is not None:
+            term.save(folder)
+        combiner = load_combiner(names, specs)
+        assert combiner is not None and combiner.aside == ["banking"]
+        probs = stacked(combiner, mixed, features, mask, names)
+        assert np.array_equal(probs[:20], mixed[:20])  # its pairs: the mixture
+        alone = stacked(combiner.base, mixed[20:], base_x[20:], mask[20:, :2], base_names)
+        assert np.allclose(probs[20:], alone)  # the others: the stacker, as without it

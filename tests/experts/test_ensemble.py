@@ -36,6 +36,23 @@ def test_a_chunk_stating_the_opposite_beats_one_that_does_not_mention_it() -> No
     assert best_chunk(probs, coverage=np.array([1.0, 0.43, 0.43])) == 0
 
 
+def test_of_chunks_saying_the_same_about_as_strongly_the_one_about_the_claim_decides() -> None:
+    # The demo's "The Aurora X2 support aptX.": firmware.md (half the claim's words) scores
+    # a little more support than aurora-headphones.md, the passage about the claim.
+    probs = np.array([[0.80, 0.14, 0.06], [0.75, 0.21, 0.04], [0.09, 0.03, 0.88]])
+    cover = np.array([0.5, 1.0, 0.5])
+    assert best_chunk(probs) == 0  # by strength alone
+    assert best_chunk(probs, coverage=cover) == 1
+    # A clearly stronger chunk still decides; so does a stronger contradiction.
+    assert best_chunk(np.array([[0.95, 0.03, 0.02], [0.75, 0.21, 0.04]]), coverage=cover[:2]) == 0
+    contra = np.array([[0.1, 0.8, 0.1], [0.2, 0.75, 0.05], [0.1, 0.5, 0.4]])
+    assert best_chunk(contra, coverage=np.array([0.3, 0.9, 1.0])) == 1
+    # Nothing supports or contradicts: of the near ties, the chunk about the claim is shown.
+    nei = np.array([[0.12, 0.03, 0.85], [0.09, 0.03, 0.88], [0.02, 0.0, 0.98]])
+    assert best_chunk(nei, coverage=np.array([0.25, 0.75, 0.5])) == 1
+    assert best_chunk(nei, coverage=np.array([0.25, 0.75, 0.5]), margin=0.0) == 0
+
+
 def test_same_subject_reads_names_in_the_chunk_or_its_document() -> None:
     from experts.verifiers.entities import same_subject, subject_words
 

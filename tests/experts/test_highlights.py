@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experts.decision.decide import decide_claims
+from experts.decision.decide import decide_claims, verdict_spans
 from experts.decision.highlights import claim_spans, span_readers
 from experts.mixture.gate import load_gate
 from experts.registry import SHIPPED_REGISTRY, load_registry
 from experts.verifiers.alignment import AlignmentExpert
 from tests.experts.test_gate import FAST
 from tests.experts.tiny_models import write_registry
-from verdictflow.contracts import Claim, ClaimScore, Evidence
+from verdictflow.contracts import Claim, ClaimScore, Evidence, VerdictLabel
 
 CLAIM = "The Aurora X2 weigh 310 grams."
 
@@ -68,3 +68,21 @@ def test_a_registry_without_an_alignment_expert_reads_spans_with_its_rule_expert
     assert claim_spans(claims, {"i:0": _evidence("i:0")}, scores, str(only_similarity)) == {
         "i:0": []
     }
+
+
+def test_a_supported_verdict_shows_no_spans_and_a_contradicted_one_shows_them(home: Path) -> None:
+    text = "The Aurora X2 weigh 254 grams and come with a hard case."
+    claims = [_claim("i:0", text), _claim("i:1", text)]
+    evidence = {cid: _evidence(cid) for cid in ("i:0", "i:1")}
+    scores = [
+        ClaimScore(claim_id="i:0", probs=(0.9, 0.05, 0.05), best_chunk_id="d1:0", experts={}),
+        ClaimScore(claim_id="i:1", probs=(0.1, 0.1, 0.8), best_chunk_id="d1:0", experts={}),
+    ]
+    spans = claim_spans(claims, evidence, scores, str(SHIPPED_REGISTRY))
+    # Read against the chunk, the words it lacks ("come with a hard case") are unsupported ...
+    assert spans["i:0"] and all(s.kind == "unsupported" for s in spans["i:0"])
+    supported, unsupported = decide_claims(claims, evidence, scores, spans=spans)
+    # ... but a claim decided supported tells one story: green, with no span saying otherwise.
+    assert supported.label == VerdictLabel.SUPPORTED and supported.spans == []
+    assert unsupported.label == VerdictLabel.UNSUPPORTED and unsupported.spans == spans["i:1"]
+    assert verdict_spans(VerdictLabel.UNCERTAIN, spans["i:1"]) == spans["i:1"]

@@ -107,3 +107,91 @@ def test_a_model_name_does_not_make_a_claim_contradicted() -> None:
     evidence = "The Aurora X2 weigh 254 grams and come with a hard case."
     assert expert.predict([(claim, evidence)])[0].argmax() == 0
     assert "2 weigh" not in expert.explain((claim, evidence))
+
+
+# The demo corpus's price list and headphone text (examples/demo/corpus).
+PRICE_LIST = """# Price list (valid from 1 January 2025)
+
+| Product | Price |
+|---|---|
+| Aurora X2 headphones | 349 EUR |
+| Fjell S1 speaker | 199 EUR |
+| Polar E1 earbuds | 179 EUR |
+| Replacement ear cushions for Aurora X2 | 29 EUR |
+| Nordlicht Plus subscription | 4.99 EUR per month |
+
+All prices include VAT. Students receive a 15 percent discount on headphones and earbuds."""
+HEADPHONES = (
+    "The Aurora X2 are over-ear wireless headphones with active noise cancellation.\n"
+    "The battery lasts up to 38 hours with noise cancellation switched on and up to 52 hours "
+    "with it off.\nA 10-minute charge over USB-C gives about 5 hours of playback."
+)
+
+
+def test_a_price_is_read_against_its_own_row_of_a_price_list(expert: NumbersExpert) -> None:
+    pair = ("The Aurora X2 cost 349 EUR including VAT.", PRICE_LIST)
+    assert expert.predict([pair])[0].argmax() == SUPPORTED, expert.explain(pair)
+    assert "agrees with evidence value '349 EUR'" in expert.explain(pair)
+    assert expert.spans(pair) == []
+    wrong = ("The Aurora X2 cost 399 EUR.", PRICE_LIST)
+    assert expert.predict([wrong])[0].argmax() == CONTRADICTED
+    assert "differs from evidence value '349 EUR'" in expert.explain(wrong)
+    assert [(s.text, s.kind) for s in expert.spans(wrong)] == [("399", "contradicted")]
+
+
+def test_a_monthly_price_is_not_a_yearly_one(expert: NumbersExpert) -> None:
+    # The list states 4.99 EUR per month and no yearly price: nothing contradicts the claim.
+    pair = ("Nordlicht Plus costs 4.99 EUR a month or 49 EUR a year.", PRICE_LIST)
+    assert expert.predict([pair])[0].argmax() != CONTRADICTED, expert.explain(pair)
+    assert "'4.99 EUR' agrees" in expert.explain(pair)
+    month, year = find_quantities("4.99 EUR per month, 49 EUR a year")
+    assert month.per and year.per and not same_value(month, year)
+    # Rates compare per unit of time: 4.99 EUR a month is 59.88 EUR a year.
+    assert same_value(month, find_quantities("59.88 EUR per year")[0])
+    assert same_value(year, find_quantities("49 EUR per year")[0])
+
+
+def test_number_words_and_hyphenated_quantities_match_their_digits(
+    expert: NumbersExpert,
+) -> None:
+    pair = ("Ten minutes of charging gives the Aurora X2 about 5 hours of playback.", HEADPHONES)
+    assert expert.predict([pair])[0].argmax() == SUPPORTED, expert.explain(pair)
+    why = expert.explain(pair)
+    assert "'Ten minutes' agrees with evidence value '10-minute'" in why
+    assert "'5 hours' agrees with evidence value '5 hours'" in why
+    assert expert.spans(pair) == []
+    # A changed duration is still a contradiction, of the value it changed.
+    wrong = (
+        "Twenty minutes of charging gives the Aurora X2 about 5 hours of playback.",
+        HEADPHONES,
+    )
+    assert expert.predict([wrong])[0].argmax() == CONTRADICTED
+    assert "'Twenty minutes' differs from evidence value '10-minute'" in expert.explain(wrong)
+    assert [(s.text, s.kind) for s in expert.spans(wrong)] == [("Twenty", "contradicted")]
+
+
+def test_an_agreeing_value_is_not_contradicted_by_another_of_its_sentence(
+    expert: NumbersExpert,
+) -> None:
+    pair = ("The Aurora X2 headphones last up to 38 hours with noise cancellation on.", HEADPHONES)
+    assert expert.predict([pair])[0].argmax() == SUPPORTED, expert.explain(pair)
+    wrong = ("The Aurora X2 headphones last up to 45 hours with noise cancellation on.", HEADPHONES)
+    assert expert.predict([wrong])[0].argmax() == CONTRADICTED
+    assert "differs from evidence value '38 hours'" in expert.explain(wrong)
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "dimension"),
+    [
+        ("A 10-minute charge", 600.0, "time"),
+        ("Ten minutes of charging", 600.0, "time"),
+        ("a two-year limited warranty", 2 * 31557600.0, "time"),
+        ("twenty-five countries", 25.0, "count:country"),
+        ("a five-band equaliser", 5.0, "count:band"),
+    ],
+)
+def test_number_words_and_hyphens_read_as_quantities(
+    text: str, value: float, dimension: str
+) -> None:
+    (q,) = find_quantities(text)
+    assert (q.value, q.dimension) == (value, dimension)

@@ -94,3 +94,37 @@ def test_an_edited_registry_is_read_again(home: Path, tmp_path: Path) -> None:
     assert load_registry(reg) == load_registry(reg)  # parsed once, same answer
     write_registry(reg, [{"name": "neg", "kind": "negation"}, {"name": "num", "kind": "numbers"}])
     assert [s.name for s in load_registry(reg)] == ["neg", "num"]
+
+
+def test_an_expert_retrained_in_place_is_built_again(home: Path, tmp_path: Path) -> None:
+    import os
+
+    from experts.registry import cached_expert
+    from tests.experts.tiny_models import make_tiny_cross_encoder
+
+    tiny = make_tiny_cross_encoder(tmp_path / "tiny")
+    reg = str(
+        write_registry(
+            tmp_path / "r.yaml", [{"name": "t", "kind": "cross_encoder", "weights": str(tiny)}]
+        )
+    )
+    first = cached_expert("t", reg)
+    assert cached_expert("t", reg) is first  # built once
+    make_tiny_cross_encoder(tiny, seed=9)  # new weights in the same folder
+    weights = tiny / "model.safetensors"
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    again = cached_expert("t", reg)
+    assert again is not first
+    pair = [("The sky is blue.", "The sky is green.")]
+    assert not (again.predict(pair) == first.predict(pair)).all()
+
+
+def test_clearing_the_expert_cache_builds_experts_anew(home: Path, tmp_path: Path) -> None:
+    from experts.registry import cached_expert, clear_expert_cache
+
+    reg = str(write_registry(tmp_path / "r.yaml", [{"name": "n", "kind": "numbers"}]))
+    first = cached_expert("n", reg)
+    assert cached_expert("n", reg) is first
+    clear_expert_cache()
+    assert cached_expert("n", reg) is not first

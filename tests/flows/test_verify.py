@@ -67,6 +67,20 @@ def test_verify_items_gives_every_item_a_verdict_and_stores_it(prefect_harness, 
     assert [v.model_dump() for v in again.verdicts] == [v.model_dump() for v in result.verdicts]
 
 
+def test_rerun_checks_the_same_input_again_as_a_new_run(prefect_harness, local_home):
+    from flows.verify import verify_items, verify_items_flow
+
+    first = verify_items_flow(items=ITEMS[:1])
+    assert verify_items_flow(items=ITEMS[:1]).run_id == first.run_id
+    flow_rerun = verify_items_flow(items=ITEMS[:1], rerun=True)
+    fast_rerun = verify_items(items=ITEMS[:1], rerun=True)  # the in-process path too
+    assert len({first.run_id, flow_rerun.run_id, fast_rerun.run_id}) == 3
+    stored = {r["run_id"]: r["status"] for r in _repo().list_runs(limit=10)}
+    assert [stored[r.run_id] for r in (first, flow_rerun, fast_rerun)] == ["completed"] * 3
+    # The same experts on the same input: the same verdicts, stored again.
+    assert flow_rerun.verdicts[0].p_supported == pytest.approx(first.verdicts[0].p_supported)
+
+
 def test_bad_records_are_stored_with_the_run_and_good_ones_go_on(prefect_harness, local_home):
     from flows.verify import verify_items
 

@@ -92,3 +92,59 @@ def test_ingest_exit_codes_name_what_went_wrong(prefect_harness, home, tmp_path,
     failed = runner.invoke(app, ["ingest", str(folder), "--json"])
     assert failed.exit_code == 1, failed.output  # every file failed
     assert json.loads(failed.stdout)["counts"]["failed"] == 2
+
+
+def test_a_readme_in_each_of_two_folders_both_stay_searchable(prefect_harness, home, tmp_path, app):
+    a, b = tmp_path / "docs" / "a", tmp_path / "docs" / "b"
+    a.mkdir(parents=True)
+    b.mkdir()
+    (a / "README.md").write_text("The Aurora X2 headphones weigh 254 grams.\n")
+    (b / "README.md").write_text("The Fjell S1 speaker is rated IP67 against dust and water.\n")
+    runner = CliRunner()
+
+    def ingest(*args: str) -> dict:
+        done = runner.invoke(app, ["ingest", *args, "--json"])
+        assert done.exit_code == 0, done.output
+        return json.loads(done.stdout)["counts"]
+
+    assert ingest(str(a / "README.md"))["new"] == 1
+    second = ingest(str(b / "README.md"))
+    assert (second["new"], second["changed"], second["deleted"]) == (1, 0, 0)
+    assert ingest(str(b / "README.md"))["unchanged"] == 1  # idempotent
+
+    def found(query: str) -> list[str]:
+        done = runner.invoke(app, ["search", query, "--json", "--mode", "fts"])
+        assert done.exit_code == 0, done.output
+        return [h["doc_id"] for h in json.loads(done.stdout)]
+
+    assert found("Aurora headphones") == ["README.md"]
+    assert found("Fjell speaker") == [(b / "README.md").resolve().as_posix()]
+
+
+def test_ingest_names_the_columns_it_found_and_the_files_it_skipped(
+    prefect_harness, home, tmp_path, app
+):
+    import pandas as pd
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    pd.DataFrame([{"id": "n1", "body": "The Nile is a river in Africa."}]).to_csv(
+        folder / "rivers.csv", index=False
+    )
+    (folder / "weights.bin").write_bytes(b"\x00\x01\x02 binary")
+    (folder / "ok.txt").write_text("The Po is a river in Italy.")
+    runner = CliRunner()
+    result = runner.invoke(app, ["ingest", str(folder)])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if "rivers.csv" in x)
+    assert "rule missing_text_column" in line and "columns found: 'id', 'body'" in line
+    assert "--text-column" in line
+    skipped = next(x for x in result.output.splitlines() if "weights.bin" in x)
+    assert skipped.startswith("skipped ") and "unsupported type: .bin" in skipped
+    payload = json.loads(runner.invoke(app, ["ingest", str(folder), "--json"]).stdout)
+    assert (payload["counts"]["skipped"], payload["counts"]["failed"]) == (1, 1)
+    assert payload["skipped"][0]["source"] == str((folder / "weights.bin").resolve())
+    fixed = runner.invoke(app, ["ingest", str(folder), "--text-column", "body", "--json"])
+    assert fixed.exit_code == 0, fixed.output
+    counts = json.loads(fixed.stdout)["counts"]
+    assert (counts["new"], counts["failed"], counts["skipped"]) == (1, 0, 1)

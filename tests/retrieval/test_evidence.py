@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from retrieval.evidence import gather_evidence
 from retrieval.ingest import ingest_paths
 from verdictflow.contracts import Claim
@@ -60,6 +62,25 @@ def test_claims_without_context_search_the_corpus(home, tmp_path):
     assert [e.origin for e in more] == ["context", "corpus"] and [e.rank for e in more] == [1, 2]
 
 
+def test_evidence_carries_the_claim_s_similarity_a_reader_can_read(home, tmp_path):
+    (tmp_path / "a.txt").write_text("The Eiffel Tower is in Paris. It was completed in 1889.")
+    (tmp_path / "b.txt").write_text("Mount Fuji is the highest mountain in Japan.")
+    ingest_paths([tmp_path])
+    claims = [
+        claim("c1", "The Eiffel Tower was completed in 1889.", item="i1"),
+        claim("c2", "Manaus is a city on the Amazon.", item="i2", context=CONTEXT),
+    ]
+    ev = gather_evidence(claims, k=2, mode="hybrid")
+    tower, fuji = ev["c1"]
+    assert (tower.doc_id, fuji.doc_id) == ("a.txt", "b.txt")
+    # The fused rank score says little (about 1/60); the similarity is a cosine in [0, 1].
+    assert tower.score < 0.05 and fuji.score < 0.05
+    assert 0.6 < tower.similarity <= 1.0 and 0.0 <= fuji.similarity < 0.3
+    for e in ev["c2"]:  # context evidence: ranked by the same cosine it shows
+        assert e.similarity == pytest.approx(max(e.score, 0.0))
+    assert ev["c2"][0].similarity > 0.3
+
+
 def test_no_corpus_and_no_context_means_no_evidence(home):
     ev = gather_evidence([claim("c1", "Nothing to check against.")])
     assert ev == {"c1": []}
@@ -82,3 +103,36 @@ def test_corpus_chunks_longer_than_a_window_are_cut_to_fit(home, tmp_path):
     assert all(len(load_tokenizer()(e.text, add_special_tokens=False)["input_ids"]) <= 40
                for e in pieces)  # fmt: skip
     assert any("does not sell cheese" in e.text for e in pieces)  # nothing is lost
+
+
+def test_only_the_windows_closest_to_the_claim_are_kept(home, tmp_path, monkeypatch):
+    from verdictflow.config import reset_settings
+
+    lines = [f"Line {i} says the valley farm keeps {i} goats and some sheep." for i in range(8)]
+    (tmp_path / "farm.md").write_text("\n".join([*lines, "The farm does not sell cheese."]))
+    ingest_paths([tmp_path])
+    claims = [
+        claim("corpus", "The farm sells cheese."),
+        claim("ctx", "When was the castle built?", item="i2", context=" ".join(
+            f"Paragraph {i} talks about farming and weather in the valley." for i in range(30)
+        ) + " The castle on the hill was built in 1210 by a duke."),
+    ]  # fmt: skip
+    every = gather_evidence(claims, k=5, window=40, overlap=8)
+    kept = gather_evidence(claims, k=5, window=40, overlap=8, per_claim=2)
+    for cid in ("corpus", "ctx"):
+        assert len(every[cid]) > 2 and len(kept[cid]) == 2
+        best = sorted(every[cid], key=lambda e: -e.similarity)[:2]
+        assert {e.chunk_id for e in kept[cid]} == {e.chunk_id for e in best}
+        assert [e.rank for e in kept[cid]] == [1, 2]
+        order = [e.chunk_id for e in every[cid]]  # in their order, with the same similarity
+        assert [order.index(e.chunk_id) for e in kept[cid]] == sorted(
+            order.index(e.chunk_id) for e in kept[cid]
+        )
+        assert [e.similarity for e in kept[cid]] == [
+            next(b.similarity for b in best if b.chunk_id == e.chunk_id) for e in kept[cid]
+        ]
+    assert any("cheese" in e.text for e in kept["corpus"])
+    assert any("castle" in e.text for e in kept["ctx"])
+    monkeypatch.setenv("VERDICTFLOW_RETRIEVAL__WINDOWS_PER_CLAIM", "1")  # the setting
+    reset_settings()
+    assert [len(v) for v in gather_evidence(claims, k=5, window=40, overlap=8).values()] == [1, 1]

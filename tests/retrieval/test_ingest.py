@@ -37,7 +37,7 @@ def test_same_input_twice_writes_nothing(home, corpus):
     version, rows = store.version(), store.count()
     report = ingest_paths([corpus])
     assert report.counts == {
-        "new": 0, "changed": 0, "deleted": 0, "unchanged": 8, "failed": 0,
+        "new": 0, "changed": 0, "deleted": 0, "unchanged": 8, "failed": 0, "skipped": 0,
         "chunks": 0, "embedded": 0,
     }  # fmt: skip
     assert report.changes == []
@@ -158,3 +158,66 @@ def test_a_failing_ingest_leaves_the_previous_version_searchable(home, corpus, m
     monkeypatch.setattr(ingest_module, "embed_texts", real)
     report = ingest_paths([corpus])
     assert report.counts["changed"] == 1 and report.counts["failed"] == 0
+
+
+def _two_readmes(root):
+    a, b = root / "docs" / "a", root / "docs" / "b"
+    a.mkdir(parents=True)
+    b.mkdir()
+    (a / "README.md").write_text("The Aurora X2 headphones weigh 254 grams.\n")
+    (b / "README.md").write_text("The Fjell S1 speaker is rated IP67 against dust and water.\n")
+    return a / "README.md", b / "README.md"
+
+
+def test_files_of_one_name_in_two_folders_never_replace_each_other(home, tmp_path):
+    a, b = _two_readmes(tmp_path)
+    b_id = b.resolve().as_posix()
+    assert ingest_paths([a]).counts["new"] == 1
+    second = ingest_paths([b])
+    assert (second.counts["new"], second.counts["changed"], second.counts["deleted"]) == (1, 0, 0)
+    store = ChunkStore()
+    assert set(store.documents()) == {"README.md", b_id}  # the first keeps its id
+    assert search("Aurora headphones weight", k=1, mode="fts")[0].doc_id == "README.md"
+    assert search("Fjell speaker IP67", k=1, mode="fts")[0].doc_id == b_id
+    # The same files again, each alone or both at once, or their whole folder: each keeps
+    # its id and nothing is written.
+    for paths in ([a], [b], [b, a], [tmp_path / "docs"]):
+        again = ingest_paths(paths)
+        assert again.changes == [], paths
+        assert again.counts["unchanged"] == (len(paths) if paths[0].is_file() else 2), paths
+    assert set(store.documents()) == {"README.md", b_id}
+    # A change of the second changes the second only.
+    b.write_text("The Fjell S1 speaker is rated IP68.\n")
+    changed = ingest_paths([b])
+    assert [(c.doc_id, c.change) for c in changed.changes] == [(b_id, "changed")]
+    assert "254 grams" in store.get_chunks({"doc_id": "README.md"})[0].text
+
+
+def test_files_of_one_name_loaded_together_get_distinct_ids(home, tmp_path):
+    a, b = _two_readmes(tmp_path)
+    report = ingest_paths([b, a])
+    assert report.counts["new"] == 2 and report.failures == []
+    assert {r.doc_id for r in report.records} == {"README.md", a.resolve().as_posix()}
+
+
+def test_a_failing_file_of_a_taken_name_is_recorded_under_its_own_id(home, tmp_path):
+    a, b = _two_readmes(tmp_path)
+    ingest_paths([a])
+    b.write_bytes(b"\x00\x01 not text")
+    report = ingest_paths([b])
+    [failure] = report.failures
+    assert (failure.doc_id, failure.rule) == (b.resolve().as_posix(), "binary")
+    records = {r.doc_id: r for r in report.records}
+    assert "README.md" not in records  # the first file's record is not touched
+    assert set(ChunkStore().documents()) == {"README.md"}
+
+
+def test_a_moved_file_keeps_its_id(home, tmp_path):
+    a, _ = _two_readmes(tmp_path)
+    ingest_paths([a])
+    moved = tmp_path / "elsewhere" / "README.md"
+    moved.parent.mkdir()
+    a.rename(moved)  # its old place is gone: the same name names the same document
+    report = ingest_paths([moved])
+    assert report.counts["unchanged"] == 1 and report.changes == []
+    assert set(ChunkStore().documents()) == {"README.md"}

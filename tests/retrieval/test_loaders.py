@@ -135,3 +135,55 @@ def test_missing_text_cells_in_tables(tmp_path, suffix):
     result = load_documents([path])
     assert [d.doc_id for d in result.documents] == ["a"]
     assert [(f.doc_id, f.rule) for f in result.failures] == [("b", "missing_text")]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_table_without_its_text_column_names_the_columns_found(tmp_path, suffix):
+    rows = [{"id": "n1", "body": "The Nile is a river."}, {"id": "n2", "body": "So is the Po."}]
+    path = tmp_path / f"rivers{suffix}"
+    if suffix == ".csv":
+        pd.DataFrame(rows).to_csv(path, index=False)
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = load_documents([path])
+    assert result.documents == []
+    [failure] = result.failures  # one failure for the file, not one per row
+    assert (failure.doc_id, failure.rule, failure.whole_file) == (
+        f"rivers{suffix}",
+        "missing_text_column",
+        True,
+    )
+    assert "columns found: 'id', 'body'" in failure.message
+    assert "--text-column" in failure.message
+    fixed = load_documents([path], text_column="body")
+    assert [d.doc_id for d in fixed.documents] == ["n1", "n2"] and fixed.failures == []
+
+
+def test_files_a_folder_holds_of_other_types_are_listed_as_skipped(tmp_path):
+    (tmp_path / "good.txt").write_text("A good document.")
+    (tmp_path / "model.bin").write_bytes(b"\x00\x01\x02 weights")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "notes.docx").write_bytes(b"PK\x03\x04")
+    (tmp_path / ".hidden.bin").write_bytes(b"\x00")
+    result = load_documents([tmp_path])
+    assert [d.doc_id for d in result.documents] == ["good.txt"] and result.failures == []
+    skipped = {s.source: s.reason for s in result.skipped}
+    assert set(skipped) == {str(tmp_path / "model.bin"), str(tmp_path / "sub" / "notes.docx")}
+    assert skipped[str(tmp_path / "model.bin")].startswith("unsupported type: .bin is not one of")
+
+
+def test_a_byte_order_mark_does_not_cost_a_table_its_first_row(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    rows = [{"id": "first", "text": "The first row."}, {"id": "second", "text": "The second."}]
+    path.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r) + "\n" for r in rows).encode())
+    result = load_documents([path])
+    assert [d.doc_id for d in result.documents] == ["first", "second"] and result.failures == []
+
+
+def test_ids_made_from_a_path_carry_the_absolute_path_as_their_alternative(tmp_path):
+    write_corpus(tmp_path)
+    pd.DataFrame({"text": ["first row"]}).to_csv(tmp_path / "n.csv", index=False)
+    docs = by_id(load_documents([tmp_path]))
+    assert docs["sub/cats.md"].alt_id == (tmp_path / "sub" / "cats.md").resolve().as_posix()
+    assert docs["n.csv:1"].alt_id == f"{(tmp_path / 'n.csv').resolve().as_posix()}:1"
+    assert docs["r-einstein"].alt_id is None  # a table's own id is never changed

@@ -183,6 +183,22 @@ def test_spans_read_back_through_insert_and_copy(
     assert loaded == {c.claim_id: c.spans for v in verdicts for c in v.claims}
 
 
+def test_evidence_keeps_the_similarity_readers_are_shown(repo: Repository, run_id: str) -> None:
+    (verdict,) = make_verdicts(1, claims_per_item=1, evidence_per_claim=2, seed=5)
+    (claim,) = verdict.claims
+    first, second = claim.evidence
+    evidence = [first.model_copy(update={"similarity": 0.625}), second]  # second: None
+    verdict = verdict.model_copy(
+        update={"claims": [claim.model_copy(update={"evidence": evidence})]}
+    )
+    repo.save_verdicts(run_id, [verdict])
+    (loaded,) = repo.load_item_verdicts(run_id)
+    by_chunk = {e.chunk_id: e for e in loaded.claims[0].evidence}
+    assert by_chunk[first.chunk_id].similarity == 0.625
+    assert by_chunk[first.chunk_id].score == first.score  # the retrieval score stays
+    assert by_chunk[second.chunk_id].similarity is None
+
+
 def test_verdicts_resume_in_parts(repo: Repository, run_id: str) -> None:
     verdicts = make_verdicts(10, seed=3)
     assert repo.save_verdicts(run_id, verdicts[:4]) == 4 + 8

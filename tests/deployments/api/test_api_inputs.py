@@ -46,9 +46,9 @@ def test_a_body_that_is_not_an_object_is_422_naming_the_body(api_server: ApiServ
                 response = _post(client, path, raw)
                 assert response.status_code == 422, (path, raw, response.text)
                 assert _locs(response) == [["body"]], (path, raw, response.text)
-        # JSON sent without saying so is not read as JSON: still the body named.
+        # JSON sent without saying so is not read as JSON: 415 (test_a_body_not_sent_as_json).
         response = client.post("/v1/verify", content=b'{"id": "x", "text": "A claim."}')
-        assert response.status_code == 422 and _locs(response) == [["body"]]
+        assert response.status_code == 415
 
 
 def test_wrong_types_are_4xx_naming_the_field(api_server: ApiServer) -> None:
@@ -167,3 +167,72 @@ def test_a_lone_surrogate_in_text_is_a_row_error_naming_the_field(api_server: Ap
     assert error["item_id"] == "sur-bad" and "'text'" in error["message"]
     assert error["rule"] == "encoding"
     assert [v["id"] for v in response.json()["verdicts"]] == ["sur-ok"]
+
+
+def test_a_body_not_sent_as_json_is_415_saying_how_to_send_it(api_server: ApiServer) -> None:
+    raw = b'{"id": "ct", "text": "The Fjell S1 is rated IP67."}'
+    with api_server.client(api_server.key("verify", "ingest")) as client:
+        for path in ROUTES_WITH_BODIES:
+            for headers, said in (
+                ({}, "no Content-Type"),
+                ({"content-type": "text/plain"}, "'text/plain'"),
+                ({"content-type": "application/x-www-form-urlencoded"}, "'application/x-www"),
+            ):
+                response = client.post(path, content=raw, headers=headers)
+                assert response.status_code == 415, (path, headers, response.text)
+                detail = response.json()["detail"]
+                assert "must be JSON" in detail and "Content-Type: application/json" in detail
+                assert said in detail, detail
+        # JSON with a charset, or a +json type, is JSON
+        response = client.post(
+            "/v1/verify", content=raw, headers={"content-type": "application/json; charset=utf-8"}
+        )
+        assert response.status_code == 200, response.text
+    # No key: 401 comes first, whatever the body.
+    response = httpx.post(f"{api_server.url}/v1/verify", content=raw)
+    assert response.status_code == 401
+
+
+def test_unknown_fields_are_422_naming_them(api_server: ApiServer) -> None:
+    with api_server.client(api_server.key("verify")) as client:
+        one = client.post(
+            "/v1/verify", json={"id": "typo", "text": "The Fjell S1 is rated IP67.", "contxt": "x"}
+        )
+        assert one.status_code == 422, one.text
+        [error] = one.json()["errors"]
+        assert (error["line"], error["item_id"], error["rule"]) == (1, "typo", "unknown_field")
+        assert "'contxt'" in error["message"] and "'metadata'" in error["message"]
+
+        mixed = client.post(
+            "/v1/verify",
+            json={
+                "items": [
+                    {"id": "known", "text": "The Fjell S1 is rated IP67.", "label": "supported"},
+                    {"id": "extra", "text": "The Fjell S1 is rated IP67.", "source": "web"},
+                ]
+            },
+        )
+        assert mixed.status_code == 200, mixed.text
+        assert [v["id"] for v in mixed.json()["verdicts"]] == ["known"]
+        assert [(e["item_id"], e["rule"]) for e in mixed.json()["errors"]] == [
+            ("extra", "unknown_field")
+        ]
+
+        top = client.post(
+            "/v1/verify",
+            json={"items": [{"id": "t", "text": "The Fjell S1 is rated IP67."}], "qualty": True},
+        )
+        assert top.status_code == 422, top.text
+        [error] = top.json()["detail"]
+        assert error["loc"] == ["body", "qualty"] and "'qualty'" in error["msg"]
+
+
+def test_an_item_over_the_claim_limit_is_422_naming_the_limit(api_server: ApiServer) -> None:
+    text = " ".join(f"The Fjell S1 speaker weighs {n} grams." for n in range(201))
+    with api_server.client(api_server.key("verify")) as client:
+        response = client.post("/v1/verify", json={"id": "long", "text": text})
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert (error["item_id"], error["rule"]) == ("long", "max_claims")
+    assert "more than 200 claims" in error["message"]
+    assert "verify.max_claims_per_item" in error["message"]

@@ -147,6 +147,22 @@ def table_cells(page, key_text: str) -> list[str]:
     return [c.strip() for c in grid.locator("table td").all_inner_texts()]
 
 
+def fully_visible(locator) -> bool:
+    """Whether both ends of the element are what the page shows at their place: not
+    clipped by a scrolling or hidden-overflow parent, not covered by anything else."""
+    return locator.evaluate(
+        """el => {
+            const r = el.getBoundingClientRect();
+            if (!r.width || !r.height) return false;
+            const y = r.top + r.height / 2;
+            return [r.left + 2, r.right - 2].every(x => {
+                const hit = document.elementFromPoint(x, y);
+                return hit !== null && (hit === el || el.contains(hit));
+            });
+        }"""
+    )
+
+
 def click_row(page, grid, row: int) -> None:
     """Select data row ``row`` of a st.dataframe (its row-marker column; rows are 35 px)."""
     box = grid.bounding_box()

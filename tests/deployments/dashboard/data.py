@@ -24,6 +24,7 @@ from verdictflow.contracts import (
     InputError,
     Item,
     QualityResult,
+    Span,
 )
 from verdictflow.verdicts import item_verdict
 
@@ -46,6 +47,11 @@ WEIGHT, STRAP = (
 )
 AURORA = f"{WEIGHT} {STRAP}"
 EXPERTS = ("nli-general", "numbers")
+# The words of a claim the evidence does not back (a span of its verdict), by claim text.
+SPAN_WORDS = {
+    "The Aurora X2 weighs 310 grams.": ("310 grams", "contradicted"),
+    "The Aurora X2 comes with a charger.": ("with a charger", "unsupported"),
+}
 
 
 def _probs(label: str) -> tuple[tuple[float, float, float], bool]:
@@ -70,7 +76,13 @@ def _claim(item: Item, idx: int, text: str, kind: str, ev: list[Evidence]) -> tu
     weights = (
         {EXPERTS[0]: 0.7, EXPERTS[1]: 0.3} if any(c.isdigit() for c in text) else {EXPERTS[0]: 1.0}
     )
+    spans = []
+    if text in SPAN_WORDS:
+        words, span_kind = SPAN_WORDS[text]
+        at = text.index(words)
+        spans = [Span(start=at, end=at + len(words), text=words, kind=span_kind, score=0.9)]
     verdict = ClaimVerdict(
+        spans=spans,
         item_id=item.id,
         claim_id=claim_id,
         text=text,
@@ -110,6 +122,7 @@ def _corpus(text: str, piece: str, rank: int = 1) -> Evidence:
         score=0.81,
         rank=rank,
         origin="corpus",
+        similarity=0.64,
     )
 
 

@@ -11,7 +11,13 @@ import sqlite3
 import pytest
 
 from tests.deployments.dashboard import data
-from tests.deployments.dashboard.conftest import click_row, metric, settle, table_cells
+from tests.deployments.dashboard.conftest import (
+    click_row,
+    fully_visible,
+    metric,
+    settle,
+    table_cells,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -98,7 +104,16 @@ def test_overview_filters_by_dataset_time_and_verdict(filled, page):
     )
     expect(metric(page, "Runs")).to_have_text(str(after))
     assert data.PRODUCTS not in page.locator("[data-testid=stDataFrame]").first.inner_text()
-    # Verdict: only runs holding a contradicted item (from 2026-11-15: none).
+    # Verdict: every chip of the four shows, whole, at a laptop's width (none scrolled away).
+    page.set_viewport_size({"width": 1280, "height": 1400})
+    verdicts = page.locator("[data-testid=stMultiSelect]").filter(
+        has=page.get_by_text("Verdict", exact=True)
+    )
+    for label in ("supported", "contradicted", "unsupported", "uncertain"):
+        chip = verdicts.locator("[data-tag]").filter(has=page.locator(f"span[title='{label}']"))
+        expect(chip).to_have_count(1)
+        assert fully_visible(chip), f"the {label} chip is cut off or hidden"
+    # Only runs holding a contradicted item (from 2026-11-15: none).
     for label in ("supported", "unsupported", "uncertain"):
         page.get_by_role("button", name=f"Remove {label}").click()
     expect(page.get_by_text("No verify run matches these filters.")).to_be_visible()
@@ -136,6 +151,23 @@ def test_a_run_lists_its_items_and_an_item_opens_to_its_highlighted_evidence(fil
             data.PRODUCTS,
         )
     ]
+    # The verdict and the gold label, each in a column of its own.
+    headers = [h.strip() for h in grid.locator("table th").all_inner_texts()]
+    assert {"verdict", "gold label"} <= set(headers) and "label" not in headers, headers
+    gold = dict(
+        sql(
+            db,
+            "SELECT item_id, json_extract(metadata, '$.label') FROM items WHERE run_id = ?",
+            data.PRODUCTS,
+        )
+    )
+    verdict = dict(
+        sql(db, "SELECT item_id, label FROM item_verdicts WHERE run_id = ?", data.PRODUCTS)
+    )
+    cells = table_cells(page, "p_supported")
+    for item_id in ("p2", "p3"):
+        at = cells.index(item_id)
+        assert cells[at + 1 : at + 3] == [verdict[item_id], gold[item_id]], cells
     page.get_by_text("Descending").click()
     page.get_by_role("combobox", name="Sort by").click()
     page.get_by_role("option", name="p_supported").click()
@@ -165,7 +197,21 @@ def test_a_run_lists_its_items_and_an_item_opens_to_its_highlighted_evidence(fil
     ).to_be_visible()
     source = page.locator(".vf-source").first
     expect(source).to_have_text(context)  # the whole context, the evidence marked inside it
-    expect(page.locator("mark.vf-claim")).to_have_text("The Aurora X2 weighs 310 grams.")
+    # In the item's text only the span is marked: the words the evidence contradicts.
+    [(item_text,)] = sql(
+        db, "SELECT text FROM items WHERE run_id = ? AND item_id = 'p2'", data.PRODUCTS
+    )
+    [(spans,)] = sql(
+        db, "SELECT spans FROM claim_verdicts WHERE run_id = ? AND item_id = 'p2'", data.PRODUCTS
+    )
+    [span] = json.loads(spans)
+    expect(page.locator(".vf-item")).to_have_text(item_text)
+    marked = page.locator(".vf-item mark")
+    expect(marked).to_have_count(1)
+    expect(marked).to_have_text(span["text"])
+    assert span["text"] != item_text
+    expect(marked).to_have_attribute("data-kind", span["kind"])
+    expect(page.get_by_text(f"Gold label: {gold['p2']}")).to_be_visible()
     settle(page)
     page.screenshot(path=str(shots / "run.png"))
     no_exception(page)
@@ -186,6 +232,16 @@ def test_corpus_evidence_is_marked_in_its_document_from_the_chunk_store(filled, 
     expect(
         page.get_by_text("Experts (gate weight): nli-general 0.70, numbers 0.30").first
     ).to_be_visible()
+    # The title shows the claim's similarity to the evidence, not the retrieval's score.
+    expect(page.get_by_text("fjell.txt · similarity 0.64").first).to_be_visible()
+    expect(page.get_by_text("score 0.810")).to_have_count(0)
+
+
+def test_evidence_titles_show_similarity_only_where_it_was_measured() -> None:
+    from deployments.dashboard import evidence as E
+
+    assert E.similarity_note({"similarity": 0.6234, "score": 0.0164}) == " · similarity 0.62"
+    assert E.similarity_note({"similarity": None, "score": 0.0164}) == ""  # an older run
 
 
 def test_a_run_id_that_does_not_exist_says_so(filled, page):
@@ -281,7 +337,19 @@ def test_experts_page_shows_utilisation_agreement_and_model_cards(filled, page, 
 
 
 def _calibration_figures(db, run_id: str) -> tuple[float, float]:
-    """ECE (10 equal-width bins) and AUROC (pairs) of a run's labelled items, in Python."""
+    """ECE as the batch gate computes it (the run's verdicts read back through the
+    Repository) and AUROC (pairs, in Python) of a run's labelled items."""
+    from quality.gates import calibration_error, labelled_probs
+    from storage.repository import Repository
+    from verdictflow.contracts import gold_labels
+
+    repo = Repository(f"sqlite:///{db}")
+    try:
+        verdicts = repo.load_item_verdicts(run_id)
+        labels = gold_labels(repo.load_items(run_id))
+    finally:
+        repo.dispose()
+    ece, _ = calibration_error(*labelled_probs(verdicts, labels))
     rows = [
         (p, str(label).lower() in SUPPORTED_GOLD)
         for p, label in sql(
@@ -291,13 +359,6 @@ def _calibration_figures(db, run_id: str) -> tuple[float, float]:
             run_id,
         )
     ]
-    bins: dict[int, list] = {}
-    for p, positive in rows:
-        bins.setdefault(min(int(p * 10), 9), []).append((p, positive))
-    ece = sum(
-        abs(sum(x for _, x in b) / len(b) - sum(p for p, _ in b) / len(b)) * len(b)
-        for b in bins.values()
-    ) / len(rows)
     pos = [p for p, x in rows if x]
     neg = [p for p, x in rows if not x]
     auroc = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg) / (len(pos) * len(neg))
