@@ -36,7 +36,6 @@ class TrainingSpec:
     corpus: bool = False
     mix_temperature: float = 2.0  # shares ~ rows ** (1 / T): 1 natural, larger lifts small sets
     epochs: float | None = None  # the budget in passes over the mix (sets max_steps)
-    threads: int | None = None
 
 
 EXPERT_SPECS: dict[str, TrainingSpec] = {
@@ -60,7 +59,6 @@ EXPERT_SPECS: dict[str, TrainingSpec] = {
         max_length=256,
         learning_rate=4e-5,
         label_smoothing=0.05,
-        threads=2,
     ),
     "qa": TrainingSpec(
         "qa",
@@ -134,7 +132,6 @@ class TrainConfig:
             cfg.learning_rate = spec.learning_rate or cfg.learning_rate
             if spec.label_smoothing is not None:
                 cfg.label_smoothing = spec.label_smoothing
-            cfg.threads = spec.threads or cfg.threads
         if quick:
             cfg.num_layers = t.quick_layers
             cfg.frozen_layers = 0
