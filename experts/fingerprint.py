@@ -43,6 +43,7 @@ EXPERT_SETTINGS = (
     "window_tokens",
 )
 VERIFY_SETTINGS = ("contradiction_threshold", "support_threshold")
+RETRIEVAL_SETTINGS = ("windows_per_claim",)
 
 
 def verdict_inputs(registry: str | Path | None = None) -> dict[str, Any]:
@@ -68,6 +69,7 @@ def verdict_inputs(registry: str | Path | None = None) -> dict[str, Any]:
         "settings": {
             **{k: getattr(settings.experts, k, None) for k in EXPERT_SETTINGS},
             **{k: getattr(settings.verify, k) for k in VERIFY_SETTINGS},
+            **{k: getattr(settings.retrieval, k, None) for k in RETRIEVAL_SETTINGS},
         },
     }
 

@@ -139,6 +139,9 @@ def chunk_spans(
         spans = _token_spans(segment)
         if not spans:
             continue
+        if len(spans) <= budget:  # one chunk: no sentence end to look for (pysbd is slow)
+            out.append((seg_start + spans[0][0], seg_start + spans[-1][1]))
+            continue
         starts = sentence_starts(segment)
         token_starts = [s for s, _ in spans]
         boundaries: set[int] = set()

@@ -78,9 +78,51 @@ class _VectorCache:
 vector_cache = _VectorCache()
 
 
-def embed_texts(texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+class _TokenCache:
+    """Token vectors (``TokenVectors``, the last layer) of recently encoded texts (LRU): the
+    evidence windows and claims retrieval embeds are read again, word by word, for a
+    verdict's spans (``experts.verifiers.alignment``)."""
+
+    def __init__(self) -> None:
+        self._vectors: OrderedDict[str, TokenVectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, texts: Sequence[str]) -> dict[str, TokenVectors]:
+        with self._lock:
+            found = {t: self._vectors[t] for t in dict.fromkeys(texts) if t in self._vectors}
+            for text in found:
+                self._vectors.move_to_end(text)
+            return found
+
+    def put(self, vectors: dict[str, TokenVectors], size: int) -> None:
+        with self._lock:
+            for text, tv in vectors.items():
+                self._vectors[text] = tv
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > size:
+                self._vectors.popitem(last=False)
+
+    def __contains__(self, text: str) -> bool:
+        with self._lock:
+            return text in self._vectors
+
+    def clear(self) -> None:
+        with self._lock:
+            self._vectors.clear()
+
+
+token_cache = _TokenCache()
+
+
+def embed_texts(
+    texts: Sequence[str], batch_size: int | None = None, keep_tokens: bool = False
+) -> np.ndarray:
     """Normalised float32 embeddings, shape [n, 384]; texts seen recently come from the
-    cache (``settings.retrieval.embed_cache_size``), each new text is encoded once."""
+    cache (``settings.retrieval.embed_cache_size``), each new text is encoded once.
+
+    ``keep_tokens``: also keep the token vectors of the same forward pass (``token_cache``,
+    ``settings.retrieval.token_cache_size`` texts), so that ``token_vectors`` does not
+    encode the texts again; only when the new texts fit in that cache (a small request)."""
     if not texts:
         return np.zeros((0, embedding_dim()), dtype=np.float32)
     settings = get_settings().retrieval
@@ -90,13 +132,17 @@ def embed_texts(texts: Sequence[str], batch_size: int | None = None) -> np.ndarr
     missing = list(dict.fromkeys(t for t, v in zip(texts, cached, strict=True) if v is None))
     fresh: dict[str, np.ndarray] = {}
     if missing:
-        vectors = load_embedder().encode(
-            missing,
-            batch_size=batch_size or settings.embed_batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        batch_size = batch_size or settings.embed_batch_size
+        if keep_tokens and len(missing) <= settings.token_cache_size:
+            vectors = _encode_keeping_tokens(missing, batch_size)
+        else:
+            vectors = load_embedder().encode(
+                missing,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         vectors = vectors.astype(np.float32, copy=False)
         fresh = dict(zip(missing, vectors, strict=True))
         if size:
@@ -104,6 +150,39 @@ def embed_texts(texts: Sequence[str], batch_size: int | None = None) -> np.ndarr
     return np.stack(
         [v if v is not None else fresh[t] for t, v in zip(texts, cached, strict=True)]
     ).astype(np.float32, copy=False)
+
+
+def _encode_keeping_tokens(texts: list[str], batch_size: int) -> np.ndarray:
+    """The texts' normalised sentence vectors, and into ``token_cache`` the token vectors of
+    the same forward pass of each text the model reads whole (as ``token_vectors`` gives
+    them: the last layer, special tokens left out)."""
+    import torch
+
+    model = load_embedder()
+    outputs = model.encode(texts, batch_size=batch_size, output_value=None, show_progress_bar=False)
+    limit = model.max_seq_length
+    enc = model.tokenizer(
+        texts,
+        truncation=True,
+        max_length=limit,
+        return_offsets_mapping=True,
+        return_special_tokens_mask=True,
+    )
+    kept: dict[str, TokenVectors] = {}
+    for i, (text, out) in enumerate(zip(texts, outputs, strict=True)):
+        ids = enc["input_ids"][i]
+        n = int(out["attention_mask"].sum())
+        if len(ids) >= limit or out["input_ids"][:n].tolist() != ids:
+            continue  # cut at the model's limit: token_vectors reads it in windows
+        keep = [k for k, special in enumerate(enc["special_tokens_mask"][i]) if not special]
+        offsets = [enc["offset_mapping"][i][k] for k in keep]
+        kept[text] = TokenVectors(
+            offsets=np.asarray(offsets, dtype=np.int64).reshape(-1, 2),
+            vectors=out["token_embeddings"][keep].float().cpu().numpy(),
+        )
+    token_cache.put(kept, get_settings().retrieval.token_cache_size)
+    pooled = torch.stack([out["sentence_embedding"].float().cpu() for out in outputs])
+    return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
 
 
 def embedding_dim() -> int:
@@ -137,6 +216,7 @@ def token_vectors(
     A text longer than ``max_tokens`` (default: the model's ``max_seq_length``) is read in
     windows that overlap by ``stride`` pieces; a piece read twice keeps both vectors.
     ``layer`` picks the hidden layer (-1: the last, the one the sentence vector pools).
+    Texts of ``token_cache`` (the last layer at the model's own limit) are not encoded again.
     """
     import torch
 
@@ -146,7 +226,12 @@ def token_vectors(
     tokenizer = model.tokenizer
     encoder = model[0].auto_model
     limit = max_tokens or model.max_seq_length
-    unique = list(dict.fromkeys(texts))
+    size = get_settings().retrieval.token_cache_size
+    shared = size > 0 and layer == -1 and limit == model.max_seq_length
+    known = token_cache.get(texts) if shared else {}
+    unique = [t for t in dict.fromkeys(texts) if t not in known]
+    if not unique:
+        return [known[text] for text in texts]
     enc = tokenizer(
         unique,
         truncation=True,
@@ -198,4 +283,7 @@ def token_vectors(
         )
         for t, text in enumerate(unique)
     }
+    if shared:
+        token_cache.put(by_text, size)
+    by_text.update(known)
     return [by_text[text] for text in texts]

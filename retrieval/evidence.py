@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retrieval.chunking import chunk_spans, chunk_text
+from retrieval.chunking import chunk_spans, chunk_text, text_hash
 from retrieval.embedding import embed_texts
 from retrieval.search import search_many
 from retrieval.store import ChunkStore
@@ -111,6 +111,21 @@ def windowed(
     return out
 
 
+def corpus_vectors(texts: list[str], store: ChunkStore | None = None) -> np.ndarray:
+    """Embeddings of retrieved pieces [n, dim]: the store's own vectors of the chunks it holds
+    as they are (embedded at ingest, found by content hash), the rest (pieces of a chunk cut
+    to a window) embedded now, in one batch."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    hashes = [text_hash(t) for t in texts]
+    stored = (store or ChunkStore()).vectors_by_hash(hashes)
+    missing = [t for t, h in zip(texts, hashes, strict=True) if h not in stored]
+    fresh = dict(zip(missing, embed_texts(missing, keep_tokens=True), strict=True))
+    return np.stack(
+        [stored[h] if h in stored else fresh[t] for t, h in zip(texts, hashes, strict=True)]
+    ).astype(np.float32, copy=False)
+
+
 def closest(evidence: list[Evidence], n: int) -> list[Evidence]:
     """The ``n`` pieces of a claim's evidence closest to it (their ``similarity``; ties: the
     better ranked), in their order, ranked again from 1."""
@@ -201,11 +216,8 @@ def gather_evidence(
                 found = windowed(found, window, overlap, first + 1)
             corpus_found.append((i, found))
         # What a reader is shown: the claim's similarity to each piece as checked (the
-        # retrieval's fused score only orders them). One batch; the experts embed the same
-        # texts, which the cache then holds.
-        ev_vectors = embed_texts(
-            [e.text for _, found in corpus_found for e in found], keep_tokens=True
-        )
+        # retrieval's fused score only orders them), from the vectors the store holds.
+        ev_vectors = corpus_vectors([e.text for _, found in corpus_found for e in found], store)
         pos = 0
         for i, found in corpus_found:
             claim = claims[i]

@@ -6,6 +6,8 @@ task for the flow. Each takes and returns the contracts of ``verdictflow.contrac
 
 from __future__ import annotations
 
+import sys
+
 from experts.decision.decide import decide_claims
 from experts.decision.highlights import claim_spans
 from experts.registry import window_tokens
@@ -58,7 +60,10 @@ def decide(
 
 
 def _root_flow_run() -> str | None:
-    """The outermost Prefect flow run this stage runs in (a job's id), else None."""
+    """The outermost Prefect flow run this stage runs in (a job's id), else None (and
+    Prefect is not imported for it: a process that never imported it runs in no flow)."""
+    if "prefect" not in sys.modules:
+        return None
     from prefect.runtime import flow_run
 
     found = flow_run.root_flow_run_id  # the run itself when it has no parent; None outside

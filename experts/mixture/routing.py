@@ -33,13 +33,30 @@ def capacity(n_pairs: int, k: int, n_experts: int, factor: float | None) -> int:
     return max(1, math.ceil(factor * n_pairs * k / n_experts))
 
 
-def top_k_route(probs: np.ndarray, k: int, capacity_factor: float | None = None) -> Routing:
+def sure_rows(probs: np.ndarray, margin: float | None) -> np.ndarray:
+    """bool [n]: the pairs whose first choice leads the second by at least ``margin`` of
+    gate probability (the gate is sure: one expert scores them); none when ``margin`` is
+    None."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if margin is None or probs.shape[1] < 2:
+        return np.zeros(len(probs), dtype=bool)
+    top = -np.sort(-probs, axis=1)
+    return top[:, 0] - top[:, 1] >= margin
+
+
+def top_k_route(
+    probs: np.ndarray,
+    k: int,
+    capacity_factor: float | None = None,
+    sure_margin: float | None = None,
+) -> Routing:
     """Route each pair to its ``k`` most probable experts, respecting expert capacity.
 
     Assignments are filled in order of gate probability (the surest first). A pair's first
     choice is always kept, so every pair is scored; a later choice over capacity is replaced
     by the pair's next-best expert that still has room, or dropped. An expert the gate gives
-    no probability (a domain expert outside its domain) is never a later choice.
+    no probability (a domain expert outside its domain) is never a later choice. A pair the
+    gate is sure of (``sure_rows`` at ``sure_margin``) gets its first choice only.
     """
     probs = np.asarray(probs, dtype=np.float64)
     n, n_experts = probs.shape
@@ -53,7 +70,10 @@ def top_k_route(probs: np.ndarray, k: int, capacity_factor: float | None = None)
     dropped = 0
     if k > 1:
         # Later choices, the surest first (by their gate probability).
-        wanted = [(probs[i, order[i, r]], i, r) for i in range(n) for r in range(1, k)]
+        sure = sure_rows(probs, sure_margin)
+        wanted = [
+            (probs[i, order[i, r]], i, r) for i in range(n) if not sure[i] for r in range(1, k)
+        ]
         for _, i, r in sorted(wanted, key=lambda w: -w[0]):
             for e in order[i, r:]:
                 if not mask[i, e] and load[e] < cap and probs[i, e] > 0:

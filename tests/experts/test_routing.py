@@ -73,3 +73,13 @@ def test_an_expert_with_no_probability_is_never_a_later_choice() -> None:
     probs = np.array([[0.7, 0.3, 0.0], [0.5, 0.3, 0.2]])
     routing = top_k_route(probs, k=3)
     assert routing.mask.tolist() == [[True, True, False], [True, True, True]]
+
+
+def test_a_pair_the_gate_is_sure_of_goes_to_one_expert() -> None:
+    probs = np.array([[0.7, 0.2, 0.1], [0.4, 0.35, 0.25], [0.1, 0.15, 0.75]])
+    r = top_k_route(probs, k=2, sure_margin=0.3)
+    np.testing.assert_array_equal(r.mask.sum(axis=1), [1, 2, 1])
+    np.testing.assert_array_equal(r.mask.argmax(axis=1), [0, 0, 2])  # the first choice kept
+    np.testing.assert_allclose(r.weights[[0, 2]].max(axis=1), 1.0)
+    assert (top_k_route(probs, k=2).mask.sum(axis=1) == 2).all()  # no margin: k each
+    assert (top_k_route(probs, k=2, sure_margin=0.0).mask.sum(axis=1) == 1).all()

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from prefect import flow
 
+from experts.mixture.scoring import Batch, InProcessRunner, Scorer
 from flows.runtime import task_runner
 from tasks.scoring import score_claims
 from tests.experts.tiny_models import write_registry
-from verdictflow.config import get_settings
+from verdictflow.config import get_settings, reset_settings
 from verdictflow.contracts import CONTRADICTED, NOT_ENOUGH_INFO, SUPPORTED, Claim, Evidence
 
 FAST = [
@@ -138,3 +139,52 @@ def test_answers_to_questions_route_to_qa_experts(home: Path, tmp_path: Path) ->
     assert list(scores[1].experts) == ["similarity"]
     given, _ = score_claims(claims, evidence, registry=reg, top_k=1, claim_domains={"plain": "qa"})
     assert list(given[1].experts) == ["qa-negation"]
+
+
+class RecordingRunner(InProcessRunner):
+    """Scores in this process and keeps every batch it was given."""
+
+    def __init__(self) -> None:
+        self.batches: list[Batch] = []
+
+    def run(self, batches):
+        self.batches.extend(batches)
+        return super().run(batches)
+
+
+def test_a_repeated_claim_and_window_is_scored_once(registry: str) -> None:
+    claims, evidence = _inputs()
+    text = CLAIMS["num"]  # the same claim in another item, against the same evidence texts
+    claims.append(Claim(item_id="j", claim_id="again", index=0, text=text, start=0, end=len(text)))
+    evidence["again"] = [e.model_copy(update={"claim_id": "again"}) for e in evidence["num"]]
+    runner = RecordingRunner()
+    result = Scorer(registry).score(claims, evidence, runner)
+    for name in {b.expert for b in runner.batches}:
+        scored = [pair for b in runner.batches if b.expert == name for pair in b.pairs]
+        assert len(scored) == len(set(scored)), name
+        assert len(scored) == result.report["windows_scored"][name]
+    assert sum(result.report["windows_scored"].values()) < sum(
+        result.report["windows_read"].values()
+    )
+    # The same scores as each claim scored alone (nothing repeated to drop there).
+    by_id = {s.claim_id: s for s in result.scores}
+    for claim in claims:
+        (alone,) = (
+            Scorer(registry)
+            .score([claim], {claim.claim_id: evidence.get(claim.claim_id, [])})
+            .scores
+        )
+        assert by_id[claim.claim_id].probs == pytest.approx(alone.probs, abs=1e-6)
+        assert by_id[claim.claim_id].best_chunk_id == alone.best_chunk_id
+    assert by_id["again"].probs == pytest.approx(by_id["num"].probs, abs=1e-6)
+
+
+def test_a_sure_gate_sends_each_pair_to_one_expert(registry: str, monkeypatch) -> None:
+    claims, evidence = _inputs()
+    two = Scorer(registry).score(claims, evidence).report
+    assert two["pairs_scored"] == 2 * two["pairs"]
+    monkeypatch.setenv("VERDICTFLOW_EXPERTS__GATE_SURE_MARGIN", "0")  # every lead is enough
+    reset_settings()
+    one = Scorer(registry).score(claims, evidence)
+    assert one.report["pairs_scored"] == one.report["pairs"]
+    assert all(len(s.experts) == 1 for s in one.scores if s.experts)

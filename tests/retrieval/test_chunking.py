@@ -81,3 +81,20 @@ def test_metadata_and_source_are_copied():
 def test_budget_too_small_is_refused():
     with pytest.raises(ValueError, match="chunk_tokens"):
         chunk_text("some text", "d", chunk_tokens=1)
+
+
+def test_a_text_that_fits_is_one_chunk_without_sentence_splitting(monkeypatch):
+    from retrieval import chunking
+
+    text = "  Dr. Smith met Mr. Jones in the U.S. on Jan. 5. They spoke for an hour.  "
+    spans = chunking._token_spans(text)
+    slow = chunking._windows(spans, set(), len(spans), 4)  # the general rule, one window
+    expected = [(spans[a][0], spans[b - 1][1]) for a, b in slow]
+
+    def no_sentences(_text: str) -> list[int]:
+        raise AssertionError("a text that fits needs no sentence ends")
+
+    monkeypatch.setattr(chunking, "sentence_starts", no_sentences)
+    assert chunking.chunk_spans(text, len(spans), 4) == expected == [(2, len(text) - 2)]
+    with pytest.raises(AssertionError):  # one token over: sentence ends are looked for
+        chunking.chunk_spans(text, len(spans) - 1, 4)

@@ -136,3 +136,31 @@ def test_only_the_windows_closest_to_the_claim_are_kept(home, tmp_path, monkeypa
     monkeypatch.setenv("VERDICTFLOW_RETRIEVAL__WINDOWS_PER_CLAIM", "1")  # the setting
     reset_settings()
     assert [len(v) for v in gather_evidence(claims, k=5, window=40, overlap=8).values()] == [1, 1]
+
+
+def test_retrieved_chunks_are_not_embedded_again(home, tmp_path, monkeypatch):
+    import numpy as np
+
+    from retrieval.embedding import embed_texts, load_embedder, vector_cache
+
+    (tmp_path / "a.txt").write_text("The Eiffel Tower is in Paris. It was completed in 1889.")
+    (tmp_path / "b.txt").write_text("Mount Fuji is the highest mountain in Japan.")
+    ingest_paths([tmp_path])
+    vector_cache.clear()  # as in a new process: only the store holds the chunks' vectors
+    model = load_embedder()
+    encoded: list[str] = []
+    real = model.encode
+
+    def encode(texts, **kwargs):
+        encoded.extend(texts)
+        return real(texts, **kwargs)
+
+    monkeypatch.setattr(model, "encode", encode)
+    text = "The Eiffel Tower was completed in 1889."
+    found = gather_evidence([claim("c", text)], k=2)["c"]
+    assert encoded == [text]  # the claim; both chunks' vectors come from the store
+    assert len(found) == 2 and found[0].doc_id == "a.txt"
+    vector_cache.clear()
+    vectors = embed_texts([text, *[e.text for e in found]])
+    expected = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+    np.testing.assert_allclose([e.similarity for e in found], expected, atol=1e-5)
