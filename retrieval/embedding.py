@@ -112,6 +112,10 @@ class _TokenCache:
 
 
 token_cache = _TokenCache()
+# The fast tokenizer's padding and truncation are state of the one shared instance: a call
+# that sets them (offsets, overflowing windows) must not interleave with another thread's
+# encode (the API serves requests on several threads). Held around every tokenizer use here.
+_tokenizer_lock = threading.RLock()
 
 
 def embed_texts(
@@ -136,13 +140,14 @@ def embed_texts(
         if keep_tokens and len(missing) <= settings.token_cache_size:
             vectors = _encode_keeping_tokens(missing, batch_size)
         else:
-            vectors = load_embedder().encode(
-                missing,
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            with _tokenizer_lock:
+                vectors = load_embedder().encode(
+                    missing,
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
         vectors = vectors.astype(np.float32, copy=False)
         fresh = dict(zip(missing, vectors, strict=True))
         if size:
@@ -159,15 +164,18 @@ def _encode_keeping_tokens(texts: list[str], batch_size: int) -> np.ndarray:
     import torch
 
     model = load_embedder()
-    outputs = model.encode(texts, batch_size=batch_size, output_value=None, show_progress_bar=False)
     limit = model.max_seq_length
-    enc = model.tokenizer(
-        texts,
-        truncation=True,
-        max_length=limit,
-        return_offsets_mapping=True,
-        return_special_tokens_mask=True,
-    )
+    with _tokenizer_lock:
+        outputs = model.encode(
+            texts, batch_size=batch_size, output_value=None, show_progress_bar=False
+        )
+        enc = model.tokenizer(
+            texts,
+            truncation=True,
+            max_length=limit,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+        )
     kept: dict[str, TokenVectors] = {}
     for i, (text, out) in enumerate(zip(texts, outputs, strict=True)):
         ids = enc["input_ids"][i]
@@ -232,15 +240,16 @@ def token_vectors(
     unique = [t for t in dict.fromkeys(texts) if t not in known]
     if not unique:
         return [known[text] for text in texts]
-    enc = tokenizer(
-        unique,
-        truncation=True,
-        max_length=limit,
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        return_special_tokens_mask=True,
-    )
+    with _tokenizer_lock:
+        enc = tokenizer(
+            unique,
+            truncation=True,
+            max_length=limit,
+            stride=stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+        )
     owners = enc["overflow_to_sample_mapping"]
     n_seg = len(enc["input_ids"])
     order = sorted(range(n_seg), key=lambda i: len(enc["input_ids"][i]))
