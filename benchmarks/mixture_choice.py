@@ -67,12 +67,14 @@ CONFIGS: dict[str, tuple[str | None, dict[str, str]]] = {
     "generalist+numbers": (GENERALIST_NUMBERS, {}),
 }
 KNOWN = ("VERDICTFLOW_EXPERTS__STACKING", "VERDICTFLOW_EXPERTS__REGISTRY")
+# With --stacker FILE: the shipped registry under a combiner refitted for it (train-combiner).
+REFIT = "mixture-refit"
 
 
 def _apply(registry: str | None, overrides: dict[str, str], folder: Path) -> None:
     from verdictflow.config import REPO_ROOT, reset_settings
 
-    for key in KNOWN:
+    for key in (*KNOWN, "VERDICTFLOW_EXPERTS__STACKER_PATH"):
         os.environ.pop(key, None)
     if registry is not None:
         path = folder / f"registry-{abs(hash(registry))}.yaml"
@@ -171,6 +173,7 @@ def main() -> None:
     parser.add_argument("--split", default="dev")
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--no-demo", action="store_true")
+    parser.add_argument("--stacker", type=Path, help=f"A refitted combiner: adds {REFIT!r}.")
     results = Path(__file__).parent / "results"
     parser.add_argument("--json", type=Path, default=results / "mixture_choice.json")
     parser.add_argument("--markdown", type=Path, default=results / "mixture_choice.md")
@@ -180,6 +183,9 @@ def main() -> None:
     os.environ["VERDICTFLOW_EVALUATION__SPLIT"] = args.split
     os.environ.setdefault("VERDICTFLOW_QUALITY__USE_SHIPPED_CALIBRATION", "true")
     names = args.configs.split(",")
+    if args.stacker:
+        CONFIGS[REFIT] = (None, {"VERDICTFLOW_EXPERTS__STACKER_PATH": str(args.stacker.resolve())})
+        names.insert(0, REFIT)
     sets: dict[str, list[dict]] = {}
     for d in HALUEVAL:
         sets[d] = _rows(d, args.limit)
