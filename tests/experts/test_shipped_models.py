@@ -112,15 +112,30 @@ def card_seed(name: str) -> int:
 
 # The figure checked in the default run per expert (a few seconds each); every other data set
 # of its card is checked in the slow run (VitaminC needs the 1.8 GB bigbench archive).
-QUICK = {"generalist": "halueval_qa", "qa": "halueval_qa", "long_sources": "halueval_summarization"}
+QUICK = {"generalist": "taxinli10k", "qa": "halueval_qa", "long_sources": "halueval_summarization"}
+
+
+def _corpus_sources() -> set[str]:
+    from experts.training.corpus import source_names
+    from verdictflow.config import get_settings
+
+    return set(source_names()) if get_settings().training.corpus_dir else set()
 
 
 def _figure_params():
+    corpus = _corpus_sources()
     for name in EXPERTS:
-        # The sets read from a download here; the generalist's bigbench_nli, squad_shifts
-        # and synthetic figures need the whole training-data build (benchmarks.eval_experts).
-        for ds in [d for d in card_test_metrics(name) if d in HALUEVAL or d == "vitaminc"]:
-            marks = [pytest.mark.downloads]
+        # The sets read from a download or the verification corpus here; the old cards'
+        # bigbench_nli, squad_shifts and synthetic figures need the whole training-data build.
+        for ds, figures in card_test_metrics(name).items():
+            if figures["pairs"] <= SAMPLE:  # too few test pairs for a fixed sample
+                continue
+            if ds in corpus:
+                marks = []  # read from shared/, no download
+            elif ds in HALUEVAL or ds == "vitaminc":
+                marks = [pytest.mark.downloads]
+            else:
+                continue
             if QUICK[name] != ds:
                 marks.append(pytest.mark.slow)
             yield pytest.param(name, ds, marks=marks, id=f"{name}-{ds}")
@@ -142,14 +157,20 @@ def shipped():
 
 
 @pytest.fixture(scope="session")
-def test_splits(download_cache: Path):
-    """``data set -> its test split`` (loaded once, from this run's download cache)."""
+def test_splits(request: pytest.FixtureRequest):
+    """``data set -> its test split`` (loaded once; downloads into this run's cache)."""
     from experts.training import data as vdata
 
     found: dict[str, pd.DataFrame] = {}
 
     def get(ds: str) -> pd.DataFrame:
         if ds not in found:
+            if ds in _corpus_sources():
+                from experts.training.corpus import read_source
+
+                found[ds] = vdata.splits(read_source(ds), "group")["test"]
+                return found[ds]
+            download_cache = request.getfixturevalue("download_cache")
             if ds in HALUEVAL:
                 df, col = vdata.load_halueval(HALUEVAL[ds], cache_dir=download_cache), "group"
             else:
