@@ -59,7 +59,9 @@ GENERALIST_NUMBERS = (
     prior: 1.0
 """
 )
-GENERALIST_RULES = GENERALIST_NUMBERS + """  - name: entities
+GENERALIST_RULES = (
+    GENERALIST_NUMBERS
+    + """  - name: entities
     kind: entities
     domains: [entities]
     patterns: ['(?<![.!?]\\s)(?<!^)\\b[A-Z][a-zA-Z]+|\\b[A-Z]{2,}\\b']
@@ -70,6 +72,7 @@ GENERALIST_RULES = GENERALIST_NUMBERS + """  - name: entities
     keywords: [not, "n't", never, "no", none, nobody, nothing, neither, nor, without, cannot]
     prior: 0.5
 """
+)
 # name -> (registry text or None for the shipped registry, VERDICTFLOW_ overrides)
 CONFIGS: dict[str, tuple[str | None, dict[str, str]]] = {
     "mixture": (None, {}),
