@@ -114,26 +114,25 @@ def claim_rule(rows: list[dict], positive: np.ndarray) -> dict[str, float]:
 
 def end_to_end(rows: list[dict]) -> dict:
     """AUROC of the pipeline's verdicts on the rows, the pairs scored and who scored them."""
+    from benchmarks.measure import decide_in_process
     from experts.evaluation.labelled import item_arrays, rows_to_items
     from experts.evaluation.metrics import auroc
-    from experts.mixture.scoring import Scorer
     from tasks import stages
     from verdictflow.verdicts import group_items
 
     items, _ = stages.read_items(None, rows_to_items(rows))
     claims = stages.claims_of(items)
     started = time.perf_counter()
-    evidence = stages.evidence_for(claims)
-    scoring = Scorer().score(claims, evidence)
-    verdicts = group_items(stages.decide(claims, evidence, scoring.scores))
+    decided, report = decide_in_process(claims)
+    verdicts = group_items(decided)
     seconds = time.perf_counter() - started
     _, gold, probs, _ = item_arrays(rows, verdicts)
     return {
         "auroc": round(float(auroc(gold == 0, probs[:, 0])), 4),
         "n": len(gold),
         "claims": len(claims),
-        "combiner": scoring.report["combiner"],
-        "routed": {k: v for k, v in scoring.report["routed"].items() if v},
+        "combiner": report["combiner"],
+        "routed": {k: v for k, v in report["routed"].items() if v},
         "seconds": round(seconds, 1),
     }
 

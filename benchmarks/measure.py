@@ -185,6 +185,18 @@ def settings_summary() -> dict[str, Any]:
     }
 
 
+def decide_in_process(claims: list) -> tuple[list, dict]:
+    """The verify pipeline's stages after the claims, in this process and without storage
+    (evidence -> gate + experts -> decide): the claim verdicts, in claim order, and the
+    scoring report (routing, combiner)."""
+    from experts.mixture.scoring import Scorer
+    from tasks import stages
+
+    evidence = stages.evidence_for(claims)
+    scoring = Scorer().score(claims, evidence)
+    return stages.decide(claims, evidence, scoring.scores), scoring.report
+
+
 def _split_all(items, split_claims) -> list:
     return [claim for item in items for claim in split_claims(item)]
 

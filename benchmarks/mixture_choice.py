@@ -108,9 +108,9 @@ def _rows(dataset: str, limit: int) -> list[dict]:
 
 def run_items(rows: list[dict]) -> dict:
     """The pipeline's stages on ``rows`` (no storage): item p_supported under both rules."""
+    from benchmarks.measure import decide_in_process
     from experts.evaluation.labelled import rows_to_items
     from experts.evaluation.metrics import auroc
-    from experts.mixture.scoring import Scorer
     from tasks import stages
     from verdictflow.contracts import label_index
     from verdictflow.verdicts import group_items
@@ -118,9 +118,8 @@ def run_items(rows: list[dict]) -> dict:
     items, _ = stages.read_items(None, rows_to_items(rows))
     claims = stages.claims_of(items)
     started = time.perf_counter()
-    evidence = stages.evidence_for(claims)
-    scoring = Scorer().score(claims, evidence)
-    verdicts = {v.item_id: v for v in group_items(stages.decide(claims, evidence, scoring.scores))}
+    decided, report = decide_in_process(claims)
+    verdicts = {v.item_id: v for v in group_items(decided)}
     seconds = time.perf_counter() - started
     kept = [r for r in rows if str(r["id"]) in verdicts]
     gold = np.array([label_index(r["label"]) for r in kept])
@@ -137,8 +136,8 @@ def run_items(rows: list[dict]) -> dict:
         "auroc_weakest": round(float(auroc(gold == 0, weakest)), 4),
         "auroc_mean": round(float(auroc(gold == 0, mean)), 4),
         "right": int(right),
-        "routed": {k: v for k, v in scoring.report["routed"].items() if v},
-        "combiner": scoring.report["combiner"],
+        "routed": {k: v for k, v in report["routed"].items() if v},
+        "combiner": report["combiner"],
         "seconds": round(seconds, 1),
     }
 

@@ -70,7 +70,7 @@ def cases(per_transform: int, seed: int = 13) -> pd.DataFrame:
 def run(df: pd.DataFrame) -> pd.DataFrame:
     """Each case through the pipeline's stages: its verdict and whether a span covers a
     changed word."""
-    from experts.mixture.scoring import Scorer
+    from benchmarks.measure import decide_in_process
     from tasks import stages
 
     records = [
@@ -79,9 +79,7 @@ def run(df: pd.DataFrame) -> pd.DataFrame:
     ]
     items, _ = stages.read_items(None, records)
     claims = stages.claims_of(items)
-    evidence = stages.evidence_for(claims)
-    scoring = Scorer().score(claims, evidence)
-    verdicts = stages.decide(claims, evidence, scoring.scores)
+    verdicts, _ = decide_in_process(claims)
     by_item: dict[str, list] = {}
     for claim, verdict in zip(claims, verdicts, strict=True):
         by_item.setdefault(claim.item_id, []).append((claim, verdict))
