@@ -106,7 +106,7 @@ def save_expert(model, spec: TrainingSpec, out_dir: Path, card: str) -> Path:
     model.tokenizer.save_pretrained(out_dir)
     meta = {
         "input_order": "evidence_claim",
-        "max_length": model.max_seq_length,
+        "max_length": spec.serve_max_length or model.max_seq_length,
         "domains": list(spec.domains),
         "labels": list(spec.labels),
     }
