@@ -1,7 +1,7 @@
 """Load on ``verdictflow api`` over loopback, beside the bare forward pass of its generalist.
 
     python -m benchmarks.api_load [--seconds 20] [--backends torch,onnx]
-        [--concurrency 1,8,32] [--json out.json]
+        [--concurrency 1,8,32] [--context-words N] [--json out.json]
 
 1. Bare forward pass of the generalist (``nli-general``) on the pairs the pipeline builds for
    the workload's one-claim items (claim, window of its context): pairs/s with torch fp32,
@@ -10,7 +10,10 @@
    limit off) and closed-loop clients: each of C threads posts one new one-claim item at a
    time for ``--seconds``. Phases: items with their context; the same without context (the
    corpus, ingested first through ``POST /v1/documents``); with context and ``quality=true``.
-   Each phase gives requests/s, claims/s, p50/p95 latency and the errors.
+   Each phase gives requests/s, claims/s, p50/p95 latency and the errors. An item with
+   context is about a product not asked about before (its context is embedded in the
+   request, not found in the server's caches), cut to its first ``--context-words`` words
+   when given; one without is about an ingested product.
 
 The client threads share the server's two cores: the figures are the machine's, client
 included.
@@ -38,12 +41,25 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 _ids = itertools.count()
+CORPUS_DOCS = 400  # products ingested for the phase without context
+CONTEXT_WORDS: int | None = None  # --context-words
 
 
 def _items(n: int, with_context: bool) -> list[dict]:
+    """``n`` new one-claim items (unique ids, true and false in turn): with context, each
+    about a product not asked about before in this process; without, about an ingested one."""
     from benchmarks import workload
 
-    return workload.items(n, offset=1_000_000 + next(_ids) * 1000, with_context=with_context)
+    out = []
+    for _ in range(n):
+        k = next(_ids)
+        product = k % workload.PRODUCTS if with_context else k % CORPUS_DOCS
+        j = 1_000_000 + k * workload.PRODUCTS + product  # workload's product j % PRODUCTS
+        (item,) = workload.items(1, offset=j, with_context=with_context)
+        if with_context and CONTEXT_WORDS:
+            item["context"] = " ".join(item["context"].split()[:CONTEXT_WORDS])
+        out.append(item)
+    return out
 
 
 def bare_forward(backends: list[str], n: int = 256) -> dict:
@@ -192,7 +208,8 @@ def run(backends: list[str], levels: list[int], seconds: float) -> dict:
             with server(home, db_url, backend) as (url, start_s):
                 result: dict = {"start_s": start_s}
                 docs = [
-                    {"id": f"product-{i:05d}", "text": workload.document(i)} for i in range(400)
+                    {"id": f"product-{i:05d}", "text": workload.document(i)}
+                    for i in range(CORPUS_DOCS)
                 ]
                 with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=600) as c:
                     for start in range(0, len(docs), 200):
@@ -217,8 +234,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--backends", default="torch,onnx", help="Backends the API serves with.")
     parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument(
+        "--context-words", type=int, default=None, help="Cut each context to its first N words."
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    global CONTEXT_WORDS
+    CONTEXT_WORDS = args.context_words
     # One home for the run: the ONNX files are exported once, the servers share them.
     os.environ["VERDICTFLOW_HOME"] = tempfile.mkdtemp(prefix="api-load-")
     result = run(

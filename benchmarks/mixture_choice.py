@@ -7,8 +7,8 @@ Every labelled dev item goes through the pipeline's own stages in this process (
 evidence windows -> gate + experts -> combine -> decide), once per configuration of the
 experts (``CONFIGS``: a registry and settings). Reported per data set and configuration:
 
-- AUROC of the item's p_supported under two item rules: ``weakest`` (the lowest claim
-  p_supported: what verify does) and ``mean`` (the mean over the item's claims);
+- AUROC of the item's p_supported under each item rule of ``verdictflow.verdicts.ITEM_RULES``
+  (``weakest``: the lowest claim p_supported; ``mean``; ``product``: all claims supported);
 - for the demo (checked against the demo corpus): items whose verdict matches the gold label.
 
 Data: the dev splits of HaluEval QA / dialogue / summarisation, the demo items, and the dev
@@ -80,8 +80,13 @@ CONFIGS: dict[str, tuple[str | None, dict[str, str]]] = {
     "generalist": (GENERALIST_ALONE, {}),
     "generalist+numbers": (GENERALIST_NUMBERS, {}),
     "generalist+rules": (GENERALIST_RULES, {}),
+    "mixture-best-support": (None, {"VERDICTFLOW_EXPERTS__CHUNK_RULE": "best_support"}),
 }
-KNOWN = ("VERDICTFLOW_EXPERTS__STACKING", "VERDICTFLOW_EXPERTS__REGISTRY")
+KNOWN = (
+    "VERDICTFLOW_EXPERTS__STACKING",
+    "VERDICTFLOW_EXPERTS__REGISTRY",
+    "VERDICTFLOW_EXPERTS__CHUNK_RULE",
+)
 # With --stacker FILE: the shipped registry under a combiner refitted for it (train-combiner).
 REFIT = "mixture-refit"
 
@@ -107,13 +112,13 @@ def _rows(dataset: str, limit: int) -> list[dict]:
 
 
 def run_items(rows: list[dict]) -> dict:
-    """The pipeline's stages on ``rows`` (no storage): item p_supported under both rules."""
+    """The pipeline's stages on ``rows`` (no storage): item p_supported under each rule."""
     from benchmarks.measure import decide_in_process
     from experts.evaluation.labelled import rows_to_items
     from experts.evaluation.metrics import auroc
     from tasks import stages
     from verdictflow.contracts import label_index
-    from verdictflow.verdicts import group_items
+    from verdictflow.verdicts import ITEM_RULES, group_items, item_p_supported
 
     items, _ = stages.read_items(None, rows_to_items(rows))
     claims = stages.claims_of(items)
@@ -123,8 +128,7 @@ def run_items(rows: list[dict]) -> dict:
     seconds = time.perf_counter() - started
     kept = [r for r in rows if str(r["id"]) in verdicts]
     gold = np.array([label_index(r["label"]) for r in kept])
-    weakest = np.array([verdicts[str(r["id"])].p_supported for r in kept])
-    mean = np.array([np.mean([c.p_supported for c in verdicts[str(r["id"])].claims]) for r in kept])
+    per_item = [[c.p_supported for c in verdicts[str(r["id"])].claims] for r in kept]
     labels = [verdicts[str(r["id"])].label.value for r in kept]
     right = sum(
         (lab == "supported") == (g == 0) and (g != 1 or lab in ("contradicted", "unsupported"))
@@ -133,8 +137,12 @@ def run_items(rows: list[dict]) -> dict:
     return {
         "n": len(kept),
         "claims": len(claims),
-        "auroc_weakest": round(float(auroc(gold == 0, weakest)), 4),
-        "auroc_mean": round(float(auroc(gold == 0, mean)), 4),
+        **{
+            f"auroc_{rule}": round(
+                float(auroc(gold == 0, np.array([item_p_supported(p, rule) for p in per_item]))), 4
+            )
+            for rule in ITEM_RULES
+        },
         "right": int(right),
         "routed": {k: v for k, v in report["routed"].items() if v},
         "combiner": report["combiner"],
@@ -144,6 +152,8 @@ def run_items(rows: list[dict]) -> dict:
 
 def markdown(out: dict) -> str:
     """One table per item rule: AUROC per data set and configuration, with the mean."""
+    from verdictflow.verdicts import ITEM_RULES
+
     sets = list(out["datasets"])
     lines = [
         "# Which mixture to ship, and the item rule (issue 26)",
@@ -155,7 +165,7 @@ def markdown(out: dict) -> str:
         "unsupported).",
         "",
     ]
-    for rule in ("weakest", "mean"):
+    for rule in ITEM_RULES:
         lines += [
             f"## Item rule: {rule}",
             "",

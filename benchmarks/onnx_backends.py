@@ -1,10 +1,11 @@
-"""The cross-encoders through torch, ONNX fp32 and ONNX int8: AUROC on the test splits and
-bare forward-pass pairs/s, on the same pairs, through the serving path (``CrossEncoderExpert``).
+"""The cross-encoders through torch, ONNX fp32 and ONNX int8: AUROC on the dev (or test) splits
+and bare forward-pass pairs/s, on the same pairs, through the serving path (``CrossEncoderExpert``).
 
-    python -m benchmarks.onnx_backends [--pairs 300] [--threads 2] [--json out.json]
+    python -m benchmarks.onnx_backends [--pairs 300] [--split dev] [--threads 2] [--json out.json]
 
-int8 is fit to serve when it loses at most ``--max-loss`` (0.005) AUROC on every test split of
-every cross-encoder against torch; the result says so (``int8_ok``).
+int8 is fit to serve when it loses at most ``--max-loss`` (0.005) AUROC on every dev set of
+every enabled cross-encoder against torch (the generalist: each verification corpus source);
+the result says so (``int8_ok``).
 """
 
 from __future__ import annotations
@@ -33,38 +34,37 @@ def _pairs_per_s(expert, pairs: list[tuple[str, str]]) -> float:
     return round(len(pairs) / (time.perf_counter() - started), 1)
 
 
-def test_frames(pairs: int) -> dict[str, pd.DataFrame]:
-    """Per shipped cross-encoder (by model folder name), its test pairs per data set."""
-    from experts.training import data as vdata
+def eval_frames(pairs: int, split: str, names: set[str]) -> dict[str, pd.DataFrame]:
+    """Per expert spec in ``names`` (model folder names), its ``split`` pairs, at most ``pairs``
+    per set: a corpus spec's every verification corpus source, then its own data sets."""
     from experts.training.specs import EXPERT_SPECS
-    from experts.training.train_run import frames_for, sample_eval
+    from experts.training.train_run import frames_for, load_parts, sample_per_set
     from verdictflow.config import get_settings
 
     seed = get_settings().training.seed
-    names = sorted({ds for spec in EXPERT_SPECS.values() for ds in spec.datasets})
-    loaded = vdata.load_datasets(names)
-    parts = {ds: vdata.splits(df, col) for ds, (df, col) in loaded.items()}
     out = {}
-    for name, spec in EXPERT_SPECS.items():
-        test = frames_for(spec, parts)["test"]
-        out[name] = pd.concat(
-            [sample_eval(test[test.dataset == ds], pairs, seed) for ds in spec.datasets],
-            ignore_index=True,
-        )
+    for name in sorted(names & set(EXPERT_SPECS)):
+        parts, _ = load_parts(EXPERT_SPECS[name])
+        out[name] = sample_per_set(frames_for(EXPERT_SPECS[name], parts)[split], pairs, seed)
     return out
 
 
-def run(pairs: int, max_loss: float, backends: tuple[str, ...] = BACKENDS) -> dict:
+def run(
+    pairs: int, max_loss: float, backends: tuple[str, ...] = BACKENDS, split: str = "dev"
+) -> dict:
     """AUROC per backend and data set, pairs/s per backend, and whether int8 may serve."""
     from experts.registry import load_registry
     from experts.verifiers.cross_encoder import CrossEncoderExpert
 
-    frames = test_frames(pairs)
-    out: dict = {"pairs_per_set": pairs, "max_loss": max_loss, "experts": {}}
+    specs = [
+        s
+        for s in load_registry()
+        if s.kind == "cross_encoder" and s.weights is not None and s.enabled
+    ]
+    frames = eval_frames(pairs, split, {Path(s.weights).name for s in specs})
+    out: dict = {"split": split, "pairs_per_set": pairs, "max_loss": max_loss, "experts": {}}
     losses = []
-    for spec in load_registry():
-        if spec.kind != "cross_encoder" or spec.weights is None:
-            continue
+    for spec in specs:
         test = frames.get(Path(spec.weights).name)
         if test is None:
             continue
@@ -91,7 +91,8 @@ def run(pairs: int, max_loss: float, backends: tuple[str, ...] = BACKENDS) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=300, help="Test pairs per data set.")
+    parser.add_argument("--pairs", type=int, default=300, help="Pairs per data set.")
+    parser.add_argument("--split", default="dev", help="dev (the decision) or test.")
     parser.add_argument("--threads", type=int, default=2, help="Threads of torch and ORT.")
     parser.add_argument("--max-loss", type=float, default=0.005)
     parser.add_argument("--json", type=Path, default=None)
@@ -100,7 +101,7 @@ def main() -> None:
     import os
 
     os.environ["VERDICTFLOW_EXPERTS__TORCH_THREADS"] = str(args.threads)
-    result = run(args.pairs, args.max_loss, tuple(args.backends.split(",")))
+    result = run(args.pairs, args.max_loss, tuple(args.backends.split(",")), args.split)
     text = json.dumps(result, indent=1)
     print(text)
     if args.json:

@@ -52,9 +52,16 @@ def _run_verify(path: Path, output: Path | None, rerun: bool = False) -> VerifyR
 
     with Progress(console=console, transient=True) as progress:
         bar = progress.add_task("verifying", total=None)
+        said = False
 
         def listener(done: int, total: int) -> None:
+            nonlocal said
             progress.update(bar, completed=done, total=total)
+            # Off a terminal (a scheduled job's log) the bar draws nothing: a line a batch
+            # (verify.batch_items), none for a run of one batch.
+            if not console.is_terminal and (said or done < total):
+                console.print(f"verifying: {done} of {total} items", soft_wrap=True)
+                said = True
 
         verify_module.progress_listeners.append(listener)
         try:

@@ -28,9 +28,15 @@ def api(
     from verdictflow.config import get_settings, reset_settings
 
     settings = get_settings()
-    if settings.api.experts_backend and "VERDICTFLOW_EXPERTS__BACKEND" not in os.environ:
-        # The experts read the process's settings when they load: serve with the API's backend.
-        os.environ["VERDICTFLOW_EXPERTS__BACKEND"] = settings.api.experts_backend
+    # The experts and the embedder read the process's settings when they load: serve with the
+    # API's backends.
+    backends = {
+        "VERDICTFLOW_EXPERTS__BACKEND": settings.api.experts_backend,
+        "VERDICTFLOW_RETRIEVAL__EMBEDDING_BACKEND": settings.api.embedding_backend,
+    }
+    chosen = {k: v for k, v in backends.items() if v and k not in os.environ}
+    if chosen:
+        os.environ.update(chosen)
         reset_settings()
         settings = get_settings()
     if not warm:

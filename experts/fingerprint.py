@@ -28,6 +28,7 @@ from verdictflow.config import get_settings
 # The settings of the experts layer that change a verdict (not how fast it comes).
 EXPERT_SETTINGS = (
     "backend",
+    "chunk_rule",
     "gate_capacity_factor",
     "gate_prior_boost",
     "gate_prior_weight",
@@ -42,7 +43,7 @@ EXPERT_SETTINGS = (
     "window_overlap",
     "window_tokens",
 )
-VERIFY_SETTINGS = ("contradiction_threshold", "support_threshold")
+VERIFY_SETTINGS = ("contradiction_threshold", "item_rule", "support_threshold")
 RETRIEVAL_SETTINGS = ("windows_per_claim",)
 
 

@@ -41,6 +41,8 @@ class VerifyResult(BaseModel):
     verdicts: list[ItemVerdict]
     errors: list[InputError]
     counts: dict[str, Any]
+    # Pairs each expert scored in this call (as the run's stored timings say, unread).
+    routing: dict[str, int] = {}
 
 
 class Execution(Protocol):
@@ -150,7 +152,12 @@ def verify_pipeline(
     timings = {**_since(started), "execution": execution.name, "routing": routing}
     execution.run(stages.close_run, run_id, status, counts, timings)
     result = VerifyResult(
-        run_id=run_id, status=status, verdicts=verdicts, errors=errors, counts=counts
+        run_id=run_id,
+        status=status,
+        verdicts=verdicts,
+        errors=errors,
+        counts=counts,
+        routing=routing,
     )
     execution.finished(result, outcomes)
     return result

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.embedding_onnx import OnnxEncoder, export_onnx, mean_pooled
 from verdictflow.config import get_settings, offline_hub
 
 
@@ -32,6 +33,29 @@ def load_embedder(model_path: str | None = None, device: str | None = None):
     torch.set_num_threads(settings.experts.torch_threads)
     path = model_path or settings.retrieval.embedding_model or str(packaged_model_path())
     return SentenceTransformer(path, device=device or settings.resolved_device())
+
+
+@functools.lru_cache(maxsize=4)
+def load_onnx_encoder(backend: str, model_path: str | None = None) -> OnnxEncoder | None:
+    """The embedder's encoder in ONNX Runtime for ``backend`` (exported once per home and
+    weights), loaded once per process; None where torch serves: a model on a GPU, or one that
+    is not a folder of mean-pooled, normalised sentence vectors (what ``mean_pooled`` does)."""
+    model = load_embedder(model_path)
+    path = Path(model_path or get_settings().retrieval.embedding_model or packaged_model_path())
+    kinds = [type(module).__name__ for module in model]
+    pooled = kinds in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"])
+    pooled = pooled and getattr(model[1], "pooling_mode", None) == "mean"
+    if model.device.type != "cpu" or not pooled or not path.is_dir():
+        return None
+    return OnnxEncoder(export_onnx(model[0].auto_model, model.tokenizer, path, backend))
+
+
+def onnx_encoder() -> OnnxEncoder | None:
+    """The ONNX encoder of ``retrieval.embedding_backend``; None: the torch model serves."""
+    settings = get_settings().retrieval
+    if settings.embedding_backend == "torch":
+        return None
+    return load_onnx_encoder(settings.embedding_backend, settings.embedding_model)
 
 
 @functools.lru_cache(maxsize=4)
@@ -137,7 +161,11 @@ def embed_texts(
     fresh: dict[str, np.ndarray] = {}
     if missing:
         batch_size = batch_size or settings.embed_batch_size
-        if keep_tokens and len(missing) <= settings.token_cache_size:
+        keep = keep_tokens and len(missing) <= settings.token_cache_size
+        onnx = onnx_encoder()
+        if onnx is not None:
+            vectors = _encode_onnx(onnx, missing, batch_size, keep)
+        elif keep:
             vectors = _encode_keeping_tokens(missing, batch_size)
         else:
             with _tokenizer_lock:
@@ -193,6 +221,37 @@ def _encode_keeping_tokens(texts: list[str], batch_size: int) -> np.ndarray:
     return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
 
 
+def _encode_onnx(encoder: OnnxEncoder, texts: list[str], batch_size: int, keep: bool) -> np.ndarray:
+    """The texts' normalised sentence vectors from ONNX Runtime (one tokenizer call, texts of
+    similar length in one pass); with ``keep``, into ``token_cache`` the token vectors of each
+    text the model reads whole, as ``_encode_keeping_tokens`` keeps them."""
+    model = load_embedder()
+    limit = model.max_seq_length
+    with _tokenizer_lock:
+        enc = model.tokenizer(
+            texts,
+            truncation=True,
+            max_length=limit,
+            return_offsets_mapping=keep,
+            return_special_tokens_mask=keep,
+        )
+    hidden = encoder.hidden(enc["input_ids"], batch_size)
+    if keep:
+        kept: dict[str, TokenVectors] = {}
+        for i, text in enumerate(texts):
+            if len(enc["input_ids"][i]) >= limit:
+                continue  # cut at the model's limit: token_vectors reads it in windows
+            keep_at = [k for k, special in enumerate(enc["special_tokens_mask"][i]) if not special]
+            kept[text] = TokenVectors(
+                offsets=np.asarray(
+                    [enc["offset_mapping"][i][k] for k in keep_at], dtype=np.int64
+                ).reshape(-1, 2),
+                vectors=hidden[i][keep_at],
+            )
+        token_cache.put(kept, get_settings().retrieval.token_cache_size)
+    return mean_pooled(hidden)
+
+
 def embedding_dim() -> int:
     """Width of the embedding vectors."""
     return load_embedder().get_embedding_dimension()
@@ -225,17 +284,16 @@ def token_vectors(
     windows that overlap by ``stride`` pieces; a piece read twice keeps both vectors.
     ``layer`` picks the hidden layer (-1: the last, the one the sentence vector pools).
     Texts of ``token_cache`` (the last layer at the model's own limit) are not encoded again.
+    The last layer comes from ONNX Runtime under ``retrieval.embedding_backend`` onnx/onnx-int8.
     """
-    import torch
-
     if not texts:
         return []
     model = load_embedder()
     tokenizer = model.tokenizer
     encoder = model[0].auto_model
     limit = max_tokens or model.max_seq_length
-    size = get_settings().retrieval.token_cache_size
-    shared = size > 0 and layer == -1 and limit == model.max_seq_length
+    cache_size = get_settings().retrieval.token_cache_size
+    shared = cache_size > 0 and layer == -1 and limit == model.max_seq_length
     known = token_cache.get(texts) if shared else {}
     unique = [t for t in dict.fromkeys(texts) if t not in known]
     if not unique:
@@ -252,30 +310,12 @@ def token_vectors(
         )
     owners = enc["overflow_to_sample_mapping"]
     n_seg = len(enc["input_ids"])
-    order = sorted(range(n_seg), key=lambda i: len(enc["input_ids"][i]))
     size = batch_size or get_settings().retrieval.embed_batch_size
-    hidden: list[np.ndarray | None] = [None] * n_seg
-    device = next(encoder.parameters()).device
-    with torch.inference_mode():
-        for b in range(0, n_seg, size):
-            batch = order[b : b + size]
-            width = max(len(enc["input_ids"][i]) for i in batch)
-            ids = torch.zeros((len(batch), width), dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                seq = enc["input_ids"][i]
-                ids[row, : len(seq)] = torch.tensor(seq)
-                mask[row, : len(seq)] = 1
-            out = encoder(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                token_type_ids=torch.zeros_like(ids).to(device),
-                output_hidden_states=layer != -1,
-            )
-            states = out.last_hidden_state if layer == -1 else out.hidden_states[layer]
-            states = states.float().cpu().numpy()
-            for row, i in enumerate(batch):
-                hidden[i] = states[row, : len(enc["input_ids"][i])]
+    onnx = onnx_encoder() if layer == -1 else None
+    if onnx is not None:
+        hidden = onnx.hidden(enc["input_ids"], size)
+    else:
+        hidden = _torch_hidden(encoder, enc["input_ids"], size, layer)
     pieces: dict[int, tuple[list, list]] = {t: ([], []) for t in range(len(unique))}
     for i in range(n_seg):
         keep = [k for k, special in enumerate(enc["special_tokens_mask"][i]) if not special]
@@ -293,6 +333,36 @@ def token_vectors(
         for t, text in enumerate(unique)
     }
     if shared:
-        token_cache.put(by_text, size)
+        token_cache.put(by_text, cache_size)
     by_text.update(known)
     return [by_text[text] for text in texts]
+
+
+def _torch_hidden(encoder, sequences: list[list[int]], size: int, layer: int) -> list[np.ndarray]:
+    """Each sequence's hidden states at ``layer`` from the torch encoder, length-sorted
+    batches of ``size``, in order."""
+    import torch
+
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    hidden: list[np.ndarray | None] = [None] * len(sequences)
+    device = next(encoder.parameters()).device
+    with torch.inference_mode():
+        for b in range(0, len(order), size):
+            batch = order[b : b + size]
+            width = max(len(sequences[i]) for i in batch)
+            ids = torch.zeros((len(batch), width), dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                ids[row, : len(sequences[i])] = torch.tensor(sequences[i])
+                mask[row, : len(sequences[i])] = 1
+            out = encoder(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                token_type_ids=torch.zeros_like(ids).to(device),
+                output_hidden_states=layer != -1,
+            )
+            states = out.last_hidden_state if layer == -1 else out.hidden_states[layer]
+            states = states.float().cpu().numpy()
+            for row, i in enumerate(batch):
+                hidden[i] = states[row, : len(sequences[i])]
+    return hidden  # type: ignore[return-value]

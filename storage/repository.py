@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage import queries, writes
+from storage import group_commit, queries, writes
 from storage import rows as R
 from storage.engine import WRITE_OPTION, make_engine, with_retries
 from storage.migrate import upgrade as migrate_upgrade
@@ -70,7 +70,11 @@ class Repository:
         self.engine.dispose()
 
     def _write(self, fn: Callable[[Connection], T], what: str) -> T:
-        """Run ``fn`` in one write transaction, retried as a whole on a dropped connection."""
+        """Run ``fn`` in one write transaction, retried as a whole on a dropped connection
+        (with the writes of other threads when group commit is on: ``storage.group_commit``)."""
+        group = group_commit.group_of(self.engine)
+        if group is not None:
+            return group.write(fn, what)
 
         def attempt() -> T:
             with self.engine.connect() as conn:
@@ -102,33 +106,37 @@ class Repository:
         prefect_flow_run_id: str | None = None,
     ) -> bool:
         """Record a run as running; True if new, False if it existed (resumed: running again)."""
-        if kind not in RUN_KINDS:
-            raise ValueError(f"run {run_id!r}: kind {kind!r} is not one of {RUN_KINDS}")
-        row = R.clean(
-            {
-                "run_id": run_id,
-                "kind": kind,
-                "status": "running",
-                "parameters": parameters,
-                "counts": {},
-                "timings": {},
-                "code_version": code_version,
-                "parent_run_id": parent_run_id,
-                "prefect_flow_run_id": prefect_flow_run_id,
-            }
+        write = _start_run_write(
+            run_id, kind, parameters, code_version, parent_run_id, prefect_flow_run_id
         )
-        row["started_at"] = R.utcnow()
-        resume: dict[str, Any] = {"status": "running", "finished_at": None}
-        if prefect_flow_run_id is not None:
-            resume["prefect_flow_run_id"] = prefect_flow_run_id
+        return self._write(write, "start_run")
+
+    def open_run(
+        self,
+        run_id: str,
+        kind: str,
+        parameters: dict,
+        code_version: str,
+        items: list[Item],
+        errors: list[InputError],
+        parent_run_id: str | None = None,
+        prefect_flow_run_id: str | None = None,
+    ) -> bool:
+        """``start_run``, ``save_items`` and ``save_input_errors`` in one transaction (one
+        commit where there were three); True if the run is new."""
+        start = _start_run_write(
+            run_id, kind, parameters, code_version, parent_run_id, prefect_flow_run_id
+        )
+        save_items = _items_write(run_id, items)
+        error_rows = [R.input_error_row(run_id, e) for e in errors]
 
         def write(conn: Connection) -> bool:
-            if writes.insert_ignore(conn, runs_t, [row]):
-                return True
-            conn.execute(runs_t.update().where(runs_t.c.run_id == run_id).values(**resume))
-            return False
+            new = start(conn)
+            save_items(conn)
+            writes.insert_ignore(conn, input_errors_t, error_rows)
+            return new
 
-        return self._write(write, "start_run")
+        return self._write(write, "open_run")
 
     def finish_run(self, run_id: str, status: str, counts: dict, timings: dict) -> None:
         """Record a run's outcome, counts and timings."""
@@ -167,16 +175,7 @@ class Repository:
 
     def save_items(self, run_id: str, items: list[Item]) -> int:
         """Store a run's items (their order is kept); returns rows actually inserted."""
-
-        def write(conn: Connection) -> int:
-            last = conn.execute(
-                sa.select(sa.func.max(items_t.c.position)).where(items_t.c.run_id == run_id)
-            ).scalar()
-            start = 0 if last is None else last + 1
-            rows = [R.item_row(run_id, it, start + i) for i, it in enumerate(items)]
-            return writes.insert_ignore(conn, items_t, rows)
-
-        return self._write(write, "save_items")
+        return self._write(_items_write(run_id, items), "save_items")
 
     def save_claims(self, run_id: str, claims: list[Claim]) -> int:
         """Store a run's claims; returns rows actually inserted."""
@@ -197,20 +196,33 @@ class Repository:
 
         Returns the item-verdict plus claim-verdict rows actually inserted.
         """
-        item_rows = [R.item_verdict_row(run_id, iv) for iv in items]
-        claim_rows = [
-            R.claim_verdict_row(run_id, cv, idx) for iv in items for idx, cv in enumerate(iv.claims)
-        ]
-        ev_rows = [
-            R.evidence_row(run_id, e) for iv in items for cv in iv.claims for e in cv.evidence
-        ]
+        return self._write(_verdicts_write(run_id, items), "save_verdicts")
 
-        def write(conn: Connection) -> int:
-            writes.insert_ignore(conn, evidence_t, ev_rows)
-            n = writes.insert_ignore(conn, claim_verdicts_t, claim_rows)
-            return n + writes.insert_ignore(conn, item_verdicts_t, item_rows)
+    def save_batch(
+        self,
+        run_id: str,
+        claims: list[Claim],
+        evidence: list[Evidence],
+        scores: list[ClaimScore],
+        verdicts: list[ItemVerdict],
+    ) -> dict[str, int]:
+        """``save_claims``, ``save_evidence``, ``save_expert_scores`` and ``save_verdicts`` of
+        one batch in one transaction (one commit where there were four); rows actually
+        inserted by each, under those names."""
+        claim_rows = [R.claim_row(run_id, c) for c in claims]
+        ev_rows = [R.evidence_row(run_id, e) for e in evidence]
+        score_rows = [row for s in scores for row in R.expert_score_rows(run_id, s)]
+        save_verdicts = _verdicts_write(run_id, verdicts)
 
-        return self._write(write, "save_verdicts")
+        def write(conn: Connection) -> dict[str, int]:
+            return {
+                "claims": writes.insert_ignore(conn, claims_t, claim_rows),
+                "evidence": writes.insert_ignore(conn, evidence_t, ev_rows),
+                "expert_scores": writes.insert_ignore(conn, scores_t, score_rows),
+                "verdicts": save_verdicts(conn),
+            }
+
+        return self._write(write, "save_batch")
 
     def save_input_errors(self, run_id: str, errors: list[InputError]) -> int:
         """Store quarantined input records with the rule each broke."""
@@ -317,6 +329,74 @@ class Repository:
     def table_counts(self) -> dict[str, int]:
         """Rows per table."""
         return self._read(queries.table_counts, "table_counts")
+
+
+def _items_write(run_id: str, items: list[Item]) -> Callable[[Connection], int]:
+    """The write of ``save_items``: after the run's stored items, in order."""
+
+    def write(conn: Connection) -> int:
+        last = conn.execute(
+            sa.select(sa.func.max(items_t.c.position)).where(items_t.c.run_id == run_id)
+        ).scalar()
+        start = 0 if last is None else last + 1
+        rows = [R.item_row(run_id, it, start + i) for i, it in enumerate(items)]
+        return writes.insert_ignore(conn, items_t, rows)
+
+    return write
+
+
+def _verdicts_write(run_id: str, items: list[ItemVerdict]) -> Callable[[Connection], int]:
+    """The write of ``save_verdicts``: item-verdict plus claim-verdict rows inserted."""
+    item_rows = [R.item_verdict_row(run_id, iv) for iv in items]
+    claim_rows = [
+        R.claim_verdict_row(run_id, cv, idx) for iv in items for idx, cv in enumerate(iv.claims)
+    ]
+    ev_rows = [R.evidence_row(run_id, e) for iv in items for cv in iv.claims for e in cv.evidence]
+
+    def write(conn: Connection) -> int:
+        writes.insert_ignore(conn, evidence_t, ev_rows)
+        n = writes.insert_ignore(conn, claim_verdicts_t, claim_rows)
+        return n + writes.insert_ignore(conn, item_verdicts_t, item_rows)
+
+    return write
+
+
+def _start_run_write(
+    run_id: str,
+    kind: str,
+    parameters: dict,
+    code_version: str,
+    parent_run_id: str | None,
+    prefect_flow_run_id: str | None,
+) -> Callable[[Connection], bool]:
+    """The write of ``start_run``: True if the run is new."""
+    if kind not in RUN_KINDS:
+        raise ValueError(f"run {run_id!r}: kind {kind!r} is not one of {RUN_KINDS}")
+    row = R.clean(
+        {
+            "run_id": run_id,
+            "kind": kind,
+            "status": "running",
+            "parameters": parameters,
+            "counts": {},
+            "timings": {},
+            "code_version": code_version,
+            "parent_run_id": parent_run_id,
+            "prefect_flow_run_id": prefect_flow_run_id,
+        }
+    )
+    row["started_at"] = R.utcnow()
+    resume: dict[str, Any] = {"status": "running", "finished_at": None}
+    if prefect_flow_run_id is not None:
+        resume["prefect_flow_run_id"] = prefect_flow_run_id
+
+    def write(conn: Connection) -> bool:
+        if writes.insert_ignore(conn, runs_t, [row]):
+            return True
+        conn.execute(runs_t.update().where(runs_t.c.run_id == run_id).values(**resume))
+        return False
+
+    return write
 
 
 def _run_dict(row: Any) -> dict:

@@ -73,20 +73,21 @@ def _root_flow_run() -> str | None:
 def open_run(
     run_id: str, parameters: dict, code_version: str, items: list[Item], errors: list[InputError]
 ) -> set[str]:
-    """Record the run, its items and its input errors; returns claims already decided (resume)."""
+    """Record the run, its items and its input errors (one transaction); returns claims
+    already decided (resume; a new run has none, and storage is not asked)."""
     repo = current_repository()
     parent = parameters.get("parent_run_id")  # set on reprocess runs
-    repo.start_run(
+    new = repo.open_run(
         run_id,
         "verify",
         parameters,
         code_version,
+        items,
+        errors,
         parent_run_id=parent,
         prefect_flow_run_id=_root_flow_run(),
     )
-    repo.save_items(run_id, items)
-    repo.save_input_errors(run_id, errors)
-    return repo.claim_ids_done(run_id)
+    return set() if new else repo.claim_ids_done(run_id)
 
 
 def persist_batch(
@@ -96,14 +97,10 @@ def persist_batch(
     scores: list[ClaimScore],
     verdicts: list[ItemVerdict],
 ) -> dict[str, int]:
-    """Write one batch's claims, evidence, expert scores and verdicts (idempotent)."""
-    repo = current_repository()
-    return {
-        "claims": repo.save_claims(run_id, claims),
-        "evidence": repo.save_evidence(run_id, [e for ev in evidence.values() for e in ev]),
-        "expert_scores": repo.save_expert_scores(run_id, scores),
-        "verdicts": repo.save_verdicts(run_id, verdicts),
-    }
+    """Write one batch's claims, evidence, expert scores and verdicts (idempotent; one
+    transaction)."""
+    flat = [e for ev in evidence.values() for e in ev]
+    return current_repository().save_batch(run_id, claims, flat, scores, verdicts)
 
 
 def load_verdicts(run_id: str) -> list[ItemVerdict]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import subprocess
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 from verdictflow import __version__
+from verdictflow.config import get_settings
 from verdictflow.contracts import (
     LABELS,
     Claim,
@@ -35,13 +37,32 @@ def no_evidence_verdict(claim: Claim) -> ClaimVerdict:
     )
 
 
+ITEM_RULES = ("weakest", "mean", "product")
+
+
+def item_p_supported(values: Sequence[float], rule: str = "weakest") -> float:
+    """An item's p_supported from its claims': the weakest, their mean, or their product (all
+    supported, the claims taken as independent)."""
+    if rule not in ITEM_RULES:
+        raise ValueError(f"unknown item rule {rule!r}; expected one of {ITEM_RULES}")
+    if rule == "weakest":
+        return min(values)
+    if rule == "mean":
+        return sum(values) / len(values)
+    return math.prod(values)
+
+
 def item_verdict(item_id: str, claims: Sequence[ClaimVerdict]) -> ItemVerdict:
-    """An item's verdict follows its weakest claim (lowest p_supported, worst label)."""
+    """An item's label is its deciding claim's (worst label, then lowest p_supported); its
+    p_supported combines its claims' by ``settings.verify.item_rule`` (``item_p_supported``)."""
+
     ordered = sorted(claims, key=lambda c: c.claim_id.rsplit(":", 1)[-1].zfill(6))
     return ItemVerdict(
         item_id=item_id,
         label=deciding_claim(ordered).label,
-        p_supported=min(c.p_supported for c in ordered),
+        p_supported=item_p_supported(
+            [c.p_supported for c in ordered], get_settings().verify.item_rule
+        ),
         claims=ordered,
     )
 

@@ -24,6 +24,7 @@ from deployments.api.limits import BodyLimit, body_error_handler
 from deployments.api.metrics import ApiMetrics, MetricsMiddleware
 from deployments.api.warm import warm_up
 from experts.mixture.microbatch import MicroBatcher
+from storage import group_commit
 from storage.access import AccessStore, ApiKey
 from storage.repository import current_repository
 from verdictflow import __version__
@@ -54,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for part, value in seconds.items():
             metrics.model_load.labels(part).set(value)
         app.state.load_seconds = seconds
+        engine = current_repository().engine
+        if settings.api.group_writes:
+            group_commit.enable(engine)
         app.state.guard = Guard(AccessStore(current_repository()), settings.api)
         app.state.batcher = MicroBatcher(
             settings.api.batch_wait_ms, settings.api.batch_max_pairs, on_forward=metrics.forward
@@ -63,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.ready = False
         app.state.batcher.close()
+        group_commit.disable(engine)
 
     app = FastAPI(
         title="verdictflow",

@@ -67,8 +67,7 @@ def _record_metrics(request: Request, result: VerifyResult, n: int) -> None:
         metrics.verdicts.labels(verdict.label.value).inc()
     for error in result.errors:
         metrics.input_errors.labels(error.rule).inc()
-    run = current_repository().get_run(result.run_id) or {}
-    for expert, pairs in ((run.get("timings") or {}).get("routing") or {}).items():
+    for expert, pairs in result.routing.items():
         metrics.expert_pairs.labels(expert).inc(pairs)
 
 

@@ -61,13 +61,15 @@ def best_chunk(
     on_subject: np.ndarray | None = None,
     coverage: np.ndarray | None = None,
     margin: float = NEAR_TIE,
+    rule: str = "addressing",
 ) -> int:
     """Row of the deciding chunk among a claim's chunks.
 
     Chunks about something else (``on_subject`` False) never decide while one about the
-    claim's subject exists. Among the rest: a contradicting chunk (top label contradicted)
-    wins over the most supportive chunk when it covers more of the claim's words
-    (``coverage``): it states the opposite, the other merely does not mention it (of several
+    claim's subject exists. Rule ``best_support``: of the rest, the chunk with the highest
+    p_supported - p_contradicted. Rule ``addressing``: of the rest, a contradicting chunk (top
+    label contradicted) wins over the most supportive chunk when it covers more of the claim's
+    words (``coverage``): it states the opposite, the other merely does not mention it (of several
     such, the most contradicting). Else the most supportive chunk if any chunk's top label
     is supported; else the most contradicting one if any is contradicted; else the most
     supportive one. "Most" is a near tie within ``margin``: of chunks that say so about as
@@ -77,6 +79,9 @@ def best_chunk(
     n = len(probs)
     allowed = np.ones(n, bool) if on_subject is None or not on_subject.any() else on_subject
     cover = np.zeros(n) if coverage is None else np.asarray(coverage, dtype=np.float64)
+    if rule == "best_support":
+        lead = probs[:, SUPPORTED] - probs[:, CONTRADICTED]
+        return _addressing(lead, cover, allowed, margin)
     top = np.where(allowed, probs.argmax(axis=1), -1)
     supported, contradicted = top == SUPPORTED, top == CONTRADICTED
     if supported.any():
@@ -101,6 +106,7 @@ def combine(
     mixed: np.ndarray | None = None,
     on_subject: np.ndarray | None = None,
     coverage: np.ndarray | None = None,
+    chunk_rule: str = "addressing",
 ) -> list[ClaimScore]:
     """One ``ClaimScore`` per claim (in ``claim_ids`` order).
 
@@ -114,6 +120,7 @@ def combine(
         mixed: the combined probabilities per pair [n_pairs, 3]; None: ``mixture``.
         on_subject, coverage: per pair, whether the chunk is about the claim's subject and
             the share of the claim's content words it holds (``best_chunk``).
+        chunk_rule: which chunk decides a claim (``best_chunk``'s ``rule``).
     """
     mixed = mixture(routing, outputs, names) if mixed is None else mixed
     rows_of: dict[int, list[int]] = defaultdict(list)
@@ -134,6 +141,7 @@ def combine(
                 mixed[rows],
                 None if on_subject is None else on_subject[rows],
                 None if coverage is None else coverage[rows],
+                rule=chunk_rule,
             )
         ]
         selected = np.flatnonzero(routing.mask[best])

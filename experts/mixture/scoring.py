@@ -317,6 +317,7 @@ class Scorer:
             mixed,
             np.array(on_subject, dtype=bool) if settings.experts.subject_rule else None,
             held,
+            settings.experts.chunk_rule,
         )
         util = utilisation(routing.mask) if pairs else np.zeros(len(names))
         report = {

@@ -1,3 +1,5 @@
+import pytest
+
 from verdictflow.contracts import Claim, ClaimVerdict, Evidence, Item, Span, VerdictLabel
 from verdictflow.verdicts import group_items, item_verdict, no_evidence_verdict, output_row, run_key
 
@@ -23,7 +25,25 @@ def test_item_follows_its_weakest_claim():
         ],
     )
     assert verdict.label is VerdictLabel.CONTRADICTED
-    assert verdict.p_supported == 0.2
+    assert abs(verdict.p_supported - (0.9 + 0.3 + 0.2) / 3) < 1e-9  # verify.item_rule "mean"
+
+
+def test_item_rule_setting_changes_the_item_p_supported_not_its_label(monkeypatch):
+    from verdictflow.config import reset_settings
+
+    monkeypatch.setenv("VERDICTFLOW_VERIFY__ITEM_RULE", "weakest")
+    reset_settings()
+    try:
+        claims = [
+            _cv("a:0", VerdictLabel.SUPPORTED, 0.9),
+            _cv("a:1", VerdictLabel.CONTRADICTED, 0.3),
+        ]
+        verdict = item_verdict("a", claims)
+        assert verdict.p_supported == 0.3
+        assert verdict.label is VerdictLabel.CONTRADICTED
+    finally:
+        monkeypatch.delenv("VERDICTFLOW_VERIFY__ITEM_RULE")
+        reset_settings()
 
 
 def test_all_supported_item_is_supported_and_claims_stay_in_order():
@@ -88,3 +108,14 @@ def test_output_rows_show_evidence_by_rank_and_similarity():
     assert first["rank"] == 1 and first["similarity"] == 0.7123 and first["decisive"]
     assert first["retrieval_score"] == round(1 / 61, 4) and "score" not in first
     assert second["similarity"] is None and not second["decisive"]  # stored before it was
+
+
+def test_item_rules_weakest_mean_and_product():
+    from verdictflow.verdicts import item_p_supported
+
+    values = [0.9, 0.5, 0.8]
+    assert item_p_supported(values, "weakest") == 0.5
+    assert abs(item_p_supported(values, "mean") - 2.2 / 3) < 1e-9
+    assert abs(item_p_supported(values, "product") - 0.36) < 1e-9
+    with pytest.raises(ValueError, match="unknown item rule 'median'"):
+        item_p_supported(values, "median")

@@ -17,6 +17,16 @@ def test_best_chunk_prefers_support_then_contradiction() -> None:
     assert best_chunk(np.array([[0.2, 0.1, 0.7], [0.3, 0.1, 0.6]])) == 1
 
 
+def test_best_support_rule_takes_the_most_supporting_chunk_over_a_covering_contradiction() -> None:
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
+    cover = np.array([0.5, 1.0])
+    assert best_chunk(probs, coverage=cover) == 1  # addressing: the covering contradiction
+    assert best_chunk(probs, coverage=cover, rule="best_support") == 0
+    # off-subject chunks still never decide
+    on = np.array([False, True])
+    assert best_chunk(probs, on_subject=on, coverage=cover, rule="best_support") == 1
+
+
 def test_a_chunk_about_something_else_never_decides() -> None:
     probs = np.array([[0.1, 0.8, 0.1], [0.3, 0.2, 0.5]])
     assert best_chunk(probs) == 0  # without the rule, the off-subject contradiction decides

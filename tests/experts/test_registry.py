@@ -15,8 +15,11 @@ def test_shipped_registry_finds_the_shipped_models(home: Path) -> None:
     import yaml
 
     specs = {s.name: s for s in load_registry(SHIPPED_REGISTRY)}
-    # The generalist with the rule experts; the retired specialists stay listed, disabled.
-    assert set(specs) == {"nli-general", "numbers", "entities", "negation"}
+    # The generalist with the numbers expert; the retired specialists stay listed, disabled;
+    # names and negations read the spans only (unrouted).
+    assert set(specs) == {"nli-general", "numbers"}
+    unrouted = {s.name for s in load_registry(SHIPPED_REGISTRY, include_unrouted=True)}
+    assert unrouted - set(specs) == {"entities", "negation", "alignment"}
     entries = {e["name"]: e for e in yaml.safe_load(SHIPPED_REGISTRY.read_text())["experts"]}
     assert {n for n, e in entries.items() if e.get("enabled") is False} == {
         "nli-qa",
@@ -37,12 +40,12 @@ def test_shipped_registry_works_without_trained_models(
     registry_file = tmp_path / "registry.yaml"
     registry_file.write_text(SHIPPED_REGISTRY.read_text())
     monkeypatch.setattr(registry, "REPO_ROOT", tmp_path / "no-repo")
-    specs = {s.name: s for s in load_registry(registry_file)}
+    specs = {s.name: s for s in load_registry(registry_file, include_unrouted=True)}
     assert not any(s.kind == "cross_encoder" for s in specs.values())  # skipped, with a warning
     assert "weights folder" in caplog.text
     assert {"numbers", "entities", "negation"} <= set(specs)
-    experts = load_experts(["numbers", "negation"], registry=registry_file)
-    assert set(experts) == {"numbers", "negation"}
+    experts = load_experts(["numbers"], registry=registry_file)
+    assert set(experts) == {"numbers"}
     assert all(isinstance(e, Expert) for e in experts.values())
 
 

@@ -166,6 +166,42 @@ def test_verdicts_round_trip(repo: Repository, run_id: str) -> None:
     assert repo.claim_ids_done(run_id + "-none") == set()
 
 
+def test_open_run_and_save_batch_write_what_the_single_calls_write(
+    repo: Repository, run_id: str
+) -> None:
+    """The verify path's two transactions (``open_run``, ``save_batch``) store the rows and
+    return the counts of the calls they stand for, and are as idempotent."""
+    verdicts = make_verdicts(4, claims_per_item=2, evidence_per_claim=2, seed=9)
+    items = [Item(id=v.item_id, text="t") for v in verdicts]
+    errors = [InputError(line=7, item_id=None, rule="json", message="line 7: not JSON")]
+    claims = [
+        Claim(item_id=c.item_id, claim_id=c.claim_id, index=i, text=c.text, start=0, end=1)
+        for v in verdicts
+        for i, c in enumerate(v.claims)
+    ]
+    evidence = [e for v in verdicts for c in v.claims for e in c.evidence]
+    scores = make_scores(len(claims), experts=2, chunks=2)
+    scores = [
+        s.model_copy(update={"claim_id": c.claim_id}) for s, c in zip(scores, claims, strict=True)
+    ]
+
+    assert repo.open_run(run_id, "verify", {"k": 5}, "v", items, errors) is True
+    expected = {"claims": 8, "evidence": 16, "expert_scores": 32, "verdicts": 4 + 8}
+    assert repo.save_batch(run_id, claims, evidence, scores, verdicts) == expected
+    counts = repo.table_counts()
+    assert repo.open_run(run_id, "verify", {"k": 5}, "v", items, errors) is False
+    assert repo.save_batch(run_id, claims, evidence, scores, verdicts) == dict.fromkeys(expected, 0)
+    assert repo.table_counts() == counts
+    assert repo.get_run(run_id)["status"] == "running"
+    assert [i.id for i in repo.load_items(run_id)] == [i.id for i in items]
+    assert repo.load_input_errors(run_id) == errors
+    assert repo.load_item_verdicts(run_id) == verdicts
+    assert repo.claim_ids_done(run_id) == {c.claim_id for c in claims}
+    with pytest.raises(ValueError, match="kind 'bogus'"):
+        repo.open_run(run_id + "-x", "bogus", {}, "v", items, errors)
+    assert repo.get_run(run_id + "-x") is None and repo.load_items(run_id + "-x") == []
+
+
 def test_spans_read_back_through_insert_and_copy(
     repo: Repository, run_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

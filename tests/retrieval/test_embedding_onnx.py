@@ -1,0 +1,98 @@
+"""The embedder through ONNX Runtime: the torch model's vectors and token vectors (fp32), close
+to them (int8), exported once per home, and a claim not padded to its window's length."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+
+from retrieval import embedding
+from retrieval.embedding_onnx import length_groups, onnx_path
+from verdictflow.config import get_settings, reset_settings
+
+TEXTS = [
+    "The Fjell S1 weighs 1.1 kilograms.",
+    "The Fjell S1 is a speaker designed in Oslo and first sold in 2019. It weighs 1.1 kilograms "
+    "and plays for up to 20 hours on a single charge. It charges over USB-C in about two hours.",
+    "  leading and trailing spaces  ",
+    "Ünïcödé café — naïve résumé, 42%.",
+    " ".join(["The valley farm keeps goats and some sheep."] * 60),  # over 256 tokens
+]
+
+
+def _fresh() -> None:
+    embedding.vector_cache.clear()
+    embedding.token_cache.clear()
+
+
+@pytest.fixture
+def backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Switch ``retrieval.embedding_backend`` (caches emptied); torch again afterwards."""
+
+    def use(name: str) -> None:
+        monkeypatch.setenv("VERDICTFLOW_RETRIEVAL__EMBEDDING_BACKEND", name)
+        reset_settings()
+        _fresh()
+
+    yield use
+    monkeypatch.delenv("VERDICTFLOW_RETRIEVAL__EMBEDDING_BACKEND", raising=False)
+    reset_settings()
+    _fresh()
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return (a * b).sum(axis=1)
+
+
+def test_onnx_gives_the_torch_vectors_and_token_vectors(backend) -> None:
+    backend("torch")
+    vectors = embedding.embed_texts(TEXTS, keep_tokens=True)
+    tokens = embedding.token_vectors(TEXTS)
+    backend("onnx")
+    assert embedding.onnx_encoder() is not None
+    onnx = embedding.embed_texts(TEXTS, keep_tokens=True)
+    assert onnx.dtype == np.float32 and onnx.shape == vectors.shape
+    np.testing.assert_allclose(onnx, vectors, atol=1e-5)
+    # The texts read whole keep their token vectors from the same pass; the long one is read
+    # in windows by token_vectors, through ONNX Runtime too.
+    assert (
+        all(t in embedding.token_cache for t in TEXTS[:-1])
+        and TEXTS[-1] not in embedding.token_cache
+    )
+    for ours, theirs in zip(embedding.token_vectors(TEXTS), tokens, strict=True):
+        np.testing.assert_array_equal(ours.offsets, theirs.offsets)
+        np.testing.assert_allclose(ours.vectors, theirs.vectors, atol=1e-4)
+    _fresh()
+    np.testing.assert_allclose(embedding.embed_texts(TEXTS), onnx, atol=1e-6)  # without tokens
+
+
+def test_the_export_is_cached_under_the_home(backend) -> None:
+    backend("onnx")
+    embedding.embed_texts(TEXTS[:1])
+    file = onnx_path(embedding.packaged_model_path(), "onnx")
+    assert file.exists() and file.is_relative_to(get_settings().home / "models" / "onnx")
+    stamp = file.stat().st_mtime_ns
+    embedding.load_onnx_encoder.cache_clear()
+    _fresh()
+    embedding.embed_texts(TEXTS[:1])
+    assert file.stat().st_mtime_ns == stamp  # loaded again, not exported again
+
+
+def test_int8_stays_close_to_the_torch_vectors(backend) -> None:
+    backend("torch")
+    vectors = embedding.embed_texts(TEXTS)
+    backend("onnx-int8")
+    quantised = embedding.embed_texts(TEXTS)
+    assert _cosines(quantised, vectors).min() >= 0.98
+
+
+def test_texts_share_a_pass_only_with_texts_of_similar_length() -> None:
+    # A claim is not padded to its window's length; similar lengths go together, in batches.
+    assert length_groups([18, 67], 64) == [[0], [1]]
+    assert length_groups([60, 18, 62, 61], 64) == [[1], [0, 3, 2]]
+    assert length_groups([10] * 5, 2) == [[0, 1], [2, 3], [4]]
+    assert length_groups([], 8) == []
