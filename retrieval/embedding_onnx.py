@@ -17,43 +17,20 @@ weights>/`` (``model.onnx``, ``model_int8.onnx``): exported once per home and we
 
 from __future__ import annotations
 
-import hashlib
-import os
-import warnings
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
-from verdictflow.config import get_settings
+from verdictflow.onnx_files import Backend, cpu_session, exported, hf_output, onnx_path
 
-Backend = Literal["torch", "onnx", "onnx-int8"]
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Texts of similar length share a forward pass; one that would pad the others' rows past this
 # share of real tokens starts a pass of its own (a claim is not padded to its window's length).
 PADDING_SLACK = 1.25
 
 
-def weights_digest(folder: Path) -> str:
-    """A short digest of a model folder's weight files (names, sizes and mtimes)."""
-    digest = hashlib.sha256()
-    for file in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
-        stat = file.stat()
-        digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
-    return digest.hexdigest()[:12]
-
-
-def onnx_path(folder: Path, backend: Backend, home: Path | None = None) -> Path:
+def embedding_onnx_path(folder: Path, backend: Backend, home: Path | None = None) -> Path:
     """Where the exported encoder of ``folder`` for ``backend`` lives."""
-    home = home or get_settings().home
-    name = "model_int8.onnx" if backend == "onnx-int8" else "model.onnx"
-    tag = f"embedding-{folder.name}-{weights_digest(folder)}"
-    return home / "models" / "onnx" / tag / name
-
-
-def _partial(file: Path) -> Path:
-    """A file of this process's own to write before the atomic rename (workers may race)."""
-    return file.with_name(f"{file.stem}.{os.getpid()}.partial")
+    return onnx_path(folder, backend, home, prefix="embedding-")
 
 
 def export_onnx(
@@ -61,51 +38,13 @@ def export_onnx(
 ) -> Path:
     """Export ``encoder`` (the Hugging Face model of the embedder in ``folder``) for ``backend``
     unless it is cached; returns the ``.onnx`` file."""
-    import torch
 
-    target = onnx_path(folder, backend, home)
-    if target.exists():
-        return target
-    fp32 = onnx_path(folder, "onnx", home)
-    fp32.parent.mkdir(parents=True, exist_ok=True)
-    if not fp32.exists():
-        hf = encoder.eval()
-
-        class Hidden(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.hf = hf
-
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.hf(
-                    input_ids=input_ids,
-                    attention_mask=attention_mask,
-                    token_type_ids=token_type_ids,
-                ).last_hidden_state
-
+    def build():
         sample = tokenizer(["An evidence sentence.", "A claim."], padding=True, return_tensors="pt")
-        partial = _partial(fp32)
-        axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
-        with warnings.catch_warnings(), torch.inference_mode():  # the tracer's notes on masks
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                Hidden(),
-                tuple(sample[name] for name in INPUTS),
-                str(partial),
-                input_names=list(INPUTS),
-                output_names=["hidden"],
-                dynamic_axes={**axes, "hidden": {0: "batch", 1: "tokens"}},
-                opset_version=17,
-                dynamo=False,
-            )
-        partial.replace(fp32)
-    if backend == "onnx-int8" and not target.exists():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        return hf_output(encoder, "last_hidden_state"), sample
 
-        partial = _partial(target)
-        quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
-        partial.replace(target)
-    return target
+    axes = {0: "batch", 1: "tokens"}
+    return exported(folder, backend, build, "hidden", axes, home, prefix="embedding-")
 
 
 def length_groups(lengths: list[int], batch_size: int) -> list[list[int]]:
@@ -133,13 +72,8 @@ class OnnxEncoder:
     """An ONNX Runtime session of the embedder's encoder: token ids -> last hidden states."""
 
     def __init__(self, file: Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or get_settings().experts.torch_threads
-        options.inter_op_num_threads = 1
         self.file = file
-        self.session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(file, threads)
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def hidden(self, sequences: list[list[int]], batch_size: int = 64) -> list[np.ndarray]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from retrieval import embedding
-from retrieval.embedding_onnx import length_groups, onnx_path
+from retrieval.embedding_onnx import embedding_onnx_path, length_groups
 from verdictflow.config import get_settings, reset_settings
 
 TEXTS = [
@@ -73,7 +73,7 @@ def test_onnx_gives_the_torch_vectors_and_token_vectors(backend) -> None:
 def test_the_export_is_cached_under_the_home(backend) -> None:
     backend("onnx")
     embedding.embed_texts(TEXTS[:1])
-    file = onnx_path(embedding.packaged_model_path(), "onnx")
+    file = embedding_onnx_path(embedding.packaged_model_path(), "onnx")
     assert file.exists() and file.is_relative_to(get_settings().home / "models" / "onnx")
     stamp = file.stat().st_mtime_ns
     embedding.load_onnx_encoder.cache_clear()
