@@ -210,12 +210,7 @@ def _encode_keeping_tokens(texts: list[str], batch_size: int) -> np.ndarray:
         n = int(out["attention_mask"].sum())
         if len(ids) >= limit or out["input_ids"][:n].tolist() != ids:
             continue  # cut at the model's limit: token_vectors reads it in windows
-        keep = [k for k, special in enumerate(enc["special_tokens_mask"][i]) if not special]
-        offsets = [enc["offset_mapping"][i][k] for k in keep]
-        kept[text] = TokenVectors(
-            offsets=np.asarray(offsets, dtype=np.int64).reshape(-1, 2),
-            vectors=out["token_embeddings"][keep].float().cpu().numpy(),
-        )
+        kept[text] = _word_pieces(enc, i, out["token_embeddings"].float().cpu().numpy())
     token_cache.put(kept, get_settings().retrieval.token_cache_size)
     pooled = torch.stack([out["sentence_embedding"].float().cpu() for out in outputs])
     return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
@@ -241,15 +236,19 @@ def _encode_onnx(encoder: OnnxEncoder, texts: list[str], batch_size: int, keep: 
         for i, text in enumerate(texts):
             if len(enc["input_ids"][i]) >= limit:
                 continue  # cut at the model's limit: token_vectors reads it in windows
-            keep_at = [k for k, special in enumerate(enc["special_tokens_mask"][i]) if not special]
-            kept[text] = TokenVectors(
-                offsets=np.asarray(
-                    [enc["offset_mapping"][i][k] for k in keep_at], dtype=np.int64
-                ).reshape(-1, 2),
-                vectors=hidden[i][keep_at],
-            )
+            kept[text] = _word_pieces(enc, i, hidden[i])
         token_cache.put(kept, get_settings().retrieval.token_cache_size)
     return mean_pooled(hidden)
+
+
+def _word_pieces(enc, i: int, vectors: np.ndarray) -> TokenVectors:
+    """Text ``i`` of a tokenizer encoding (with offsets and the special-tokens mask) as its
+    word pieces' offsets and ``vectors`` rows, special tokens left out."""
+    keep = [k for k, special in enumerate(enc["special_tokens_mask"][i]) if not special]
+    offsets = [enc["offset_mapping"][i][k] for k in keep]
+    return TokenVectors(
+        offsets=np.asarray(offsets, dtype=np.int64).reshape(-1, 2), vectors=vectors[keep]
+    )
 
 
 def embedding_dim() -> int:
