@@ -23,7 +23,8 @@ with one Prefect home shared by the runs, as a scheduled job's would be:
   CLI's own process;
 - ``dask2``: the local Dask cluster of 2 worker processes x 1 thread (the shipped settings).
 
-Torch uses one thread a process (``experts.torch_threads``) in both. Up to
+A forward pass uses every core in ``process`` and one thread a worker in ``dask2``
+(``Settings.compute_threads``). Up to
 ``verify.fast_path_max_items`` (16) records the CLI takes the fast path (no flow run, no
 cluster) whatever the mode; the report says which path ran.
 

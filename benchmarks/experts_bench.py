@@ -244,7 +244,7 @@ def main() -> None:
             for k, v in vars(args).items()
             if v not in (None, False) and k != "out"
         ),
-        "torch_threads": settings.experts.torch_threads,
+        "torch_threads": settings.compute_threads(),
         "efficiency_pairs_source": eff_source,
         "efficiency": efficiency,
         "dev_source": source,

@@ -176,7 +176,7 @@ def settings_summary() -> dict[str, Any]:
     s = get_settings()
     return {
         "dask": s.dask.model_dump(),
-        "torch_threads": s.experts.torch_threads,
+        "torch_threads": s.compute_threads(),
         "gate_top_k": s.experts.gate_top_k,
         "top_k": s.retrieval.top_k,
         "fast_path_max_items": getattr(s.verify, "fast_path_max_items", None),

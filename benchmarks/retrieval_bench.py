@@ -210,7 +210,7 @@ def main() -> None:
     results: dict = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "device": settings.resolved_device(),
-        "torch_threads": settings.experts.torch_threads,
+        "torch_threads": settings.compute_threads(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "settings": settings.retrieval.model_dump(mode="json"),
         "ingest": {},

@@ -14,6 +14,17 @@ console = Console(stderr=True)
 key_app = typer.Typer(help="API keys of `verdictflow api` (stored hashed).", no_args_is_help=True)
 
 
+def serving_env(settings) -> dict[str, str]:
+    """The ``VERDICTFLOW_`` variables `verdictflow api` sets before the models load: the
+    API's backends and threads (``settings.api``), where the environment names none."""
+    wanted = {
+        "VERDICTFLOW_EXPERTS__BACKEND": settings.api.experts_backend,
+        "VERDICTFLOW_RETRIEVAL__EMBEDDING_BACKEND": settings.api.embedding_backend,
+        "VERDICTFLOW_EXPERTS__TORCH_THREADS": settings.api.torch_threads,
+    }
+    return {k: str(v) for k, v in wanted.items() if v and k not in os.environ}
+
+
 def api(
     host: str | None = typer.Option(None, help="Listen address; default api.host."),
     port: int | None = typer.Option(None, help="Port; default api.port (8000)."),
@@ -29,12 +40,8 @@ def api(
 
     settings = get_settings()
     # The experts and the embedder read the process's settings when they load: serve with the
-    # API's backends.
-    backends = {
-        "VERDICTFLOW_EXPERTS__BACKEND": settings.api.experts_backend,
-        "VERDICTFLOW_RETRIEVAL__EMBEDDING_BACKEND": settings.api.embedding_backend,
-    }
-    chosen = {k: v for k, v in backends.items() if v and k not in os.environ}
+    # API's backends and threads.
+    chosen = serving_env(settings)
     if chosen:
         os.environ.update(chosen)
         reset_settings()

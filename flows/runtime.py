@@ -27,12 +27,17 @@ def prefect_api_env() -> dict[str, str]:
 
 def local_cluster(**kwargs):
     """A ``distributed.LocalCluster`` whose worker processes talk to this process's Prefect
-    API (threads, ``processes=False``, share this process's settings already)."""
+    API and use ``threads_per_worker`` threads for forward passes (threads,
+    ``processes=False``, share this process's settings already)."""
     from distributed import LocalCluster
 
     env = kwargs.pop("env", {})
     if not kwargs.get("processes", True):
         return LocalCluster(**kwargs)
+    # Each worker process's forward passes use its own threads, not every core (unless the
+    # settings name a number for every process).
+    threads = get_settings().experts.torch_threads or kwargs.get("threads_per_worker") or 1
+    env = {"VERDICTFLOW_EXPERTS__TORCH_THREADS": str(threads), **env}
     return LocalCluster(env={**prefect_api_env(), **env}, **kwargs)
 
 

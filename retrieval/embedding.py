@@ -30,7 +30,7 @@ def load_embedder(model_path: str | None = None, device: str | None = None):
     from sentence_transformers import SentenceTransformer
 
     settings = get_settings()
-    torch.set_num_threads(settings.experts.torch_threads)
+    torch.set_num_threads(settings.compute_threads())
     path = model_path or settings.retrieval.embedding_model or str(packaged_model_path())
     return SentenceTransformer(path, device=device or settings.resolved_device())
 

@@ -109,7 +109,12 @@ class ExpertSettings(BaseModel):
         description="Cross-encoders' forward pass on a CPU: torch, or ONNX Runtime in fp32 or "
         "with int8 weights (exported once into HOME/models/onnx).",
     )
-    torch_threads: int = Field(1, description="torch.set_num_threads in every process.")
+    torch_threads: int | None = Field(
+        None,
+        description="Threads of torch and ONNX Runtime in a process; None: every core this "
+        "process may use, except in the local Dask cluster's workers, which get "
+        "dask.threads_per_worker each (Settings.compute_threads).",
+    )
     mc_dropout_samples: int = Field(0, description="Monte Carlo dropout passes; 0 turns it off.")
     gate_capacity_factor: float | None = Field(
         2.0, description="Expert capacity = factor * pairs * k / experts; None: unlimited."
@@ -406,9 +411,17 @@ class ApiSettings(BaseModel):
     )
     experts_backend: Literal["torch", "onnx", "onnx-int8"] | None = Field(
         "onnx-int8",
-        description="The cross-encoders' backend in `verdictflow api` (int8 per channel lost "
-        "at most 0.0043 AUROC on the test splits: benchmarks/results/onnx_backends.json); None, "
-        "or VERDICTFLOW_EXPERTS__BACKEND set: experts.backend.",
+        description="The cross-encoders' backend in `verdictflow api` (int8 per channel, on "
+        "the generalist's 21 dev splits: mean AUROC loss 0.0000, worst 0.0077; "
+        "benchmarks/results/onnx_backends.json); None, or VERDICTFLOW_EXPERTS__BACKEND set: "
+        "experts.backend.",
+    )
+    torch_threads: int | None = Field(
+        1,
+        description="Threads of a forward pass in `verdictflow api` (one-claim requests: one "
+        "thread gave p50 63 ms against 87 ms with two, requests sharing the cores: "
+        "benchmarks/results/api_load.json); None, or VERDICTFLOW_EXPERTS__TORCH_THREADS set: "
+        "experts.torch_threads.",
     )
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] | None = Field(
         "onnx",
@@ -466,6 +479,13 @@ class Settings(BaseSettings):
     @property
     def data_cache_dir(self) -> Path:
         return self.home / "data"
+
+    def compute_threads(self) -> int:
+        """Threads a model's forward pass uses here: ``experts.torch_threads``, else every
+        core this process may use (the local cluster sets it per worker: ``flows.runtime``)."""
+        if self.experts.torch_threads:
+            return self.experts.torch_threads
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
     def resolved_device(self) -> str:
         """'cuda' when asked for or available under 'auto', else 'cpu'."""

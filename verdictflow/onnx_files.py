@@ -80,7 +80,7 @@ def cpu_session(file: Path, threads: int | None = None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or get_settings().experts.torch_threads
+    options.intra_op_num_threads = threads or get_settings().compute_threads()
     options.inter_op_num_threads = 1
     return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
 

@@ -4,6 +4,11 @@
   tells the labels apart; HaluEval's wording alone otherwise gives much away).
 - ``changed_numbers``: a right claim with one of its numbers changed (a contradiction that
   only a reader of the figures catches; the gate learns when the numbers expert matters).
+- ``unrelated_evidence``: a claim shown with another source's premise, labelled not enough
+  info (the caption sets label a different scene a contradiction; a verifier must not).
+- ``distractor_padded``: a premise with short premises of other sources put before and after
+  it, the label kept (the pipeline's evidence windows hold several sentences, most of them
+  beside the point; the NLI sources' premises are mostly one sentence).
 """
 
 from __future__ import annotations
@@ -80,3 +85,61 @@ def changed_numbers(df: pd.DataFrame, fraction: float, seed: int) -> pd.DataFram
         new = other_number(m.group(), rng)
         rows.append((evidence, claim[: m.start()] + new + claim[m.end() :], "contradicted"))
     return pd.DataFrame(rows, columns=["evidence", "claim", "label"])
+
+
+def distractor_padded(
+    df: pd.DataFrame, fraction: float, seed: int, max_chars: int = 600, donor_chars: int = 200
+) -> pd.DataFrame:
+    """``df`` with a ``fraction`` of its rows' evidence padded by 1-3 premises of rows from
+    other data sets (each at most ``donor_chars`` long), before or after it, up to
+    ``max_chars`` in all; labels are kept, and a ``padded`` column marks the rows changed.
+
+    A draw that hits the row's own set, a used donor or the length limit is skipped (a row
+    of a set that holds a third of the rows stays unpadded one time in six). Donors come from
+    other data sets so that a padding sentence rarely bears on the claim (two
+    caption sets' premises could entail each other's claims). An entailed claim stays entailed
+    by a longer premise; a contradicted one stays contradicted; a neutral one stays neutral.
+    """
+    out = df.reset_index(drop=True).copy()
+    out["padded"] = False
+    if fraction <= 0 or out["dataset"].nunique() < 2:
+        return out
+    rng = np.random.default_rng(seed)
+    evidence = out["evidence"].to_numpy(dtype=object)
+    sets = out["dataset"].to_numpy()
+    short = np.flatnonzero(out["evidence"].str.len().to_numpy() <= donor_chars)
+    if not len(short):
+        return out
+    chosen = rng.choice(len(out), size=int(round(fraction * len(out))), replace=False)
+    for i in chosen:
+        text = str(evidence[i])
+        before: list[str] = []
+        after: list[str] = []
+        for _ in range(int(rng.integers(1, 4))):
+            j = int(short[rng.integers(len(short))])
+            donor = str(evidence[j]).strip()
+            used = donor in before or donor in after
+            if used or sets[j] == sets[i] or len(text) + len(donor) + 1 > max_chars:
+                continue
+            (before if rng.random() < 0.5 else after).append(donor)
+            text = f"{text} {donor}"  # the running length only
+        if before or after:
+            out.at[i, "evidence"] = " ".join([*before, str(evidence[i]), *after])
+            out.at[i, "padded"] = True
+    return out
+
+
+def unrelated_evidence(df: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """``fraction`` x len(df) new rows: a row's claim with the evidence of a row from another
+    data set, labelled ``not_enough_info`` (evidence about something else says nothing)."""
+    n = int(round(fraction * len(df)))
+    if n == 0 or df["dataset"].nunique() < 2:
+        return df.iloc[0:0]
+    rng = np.random.default_rng(seed)
+    rows = df.iloc[rng.integers(0, len(df), n)].reset_index(drop=True)
+    donors = df.iloc[rng.integers(0, len(df), n)].reset_index(drop=True)
+    other = donors["dataset"].to_numpy() != rows["dataset"].to_numpy()
+    rows = rows[other].copy()
+    rows["evidence"] = donors.loc[other, "evidence"].to_numpy()
+    rows["label"] = "not_enough_info"
+    return rows.reset_index(drop=True)

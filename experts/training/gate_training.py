@@ -108,7 +108,7 @@ def train_gate(
 
     settings = get_settings().experts
     torch.manual_seed(seed)
-    torch.set_num_threads(settings.torch_threads)
+    torch.set_num_threads(get_settings().compute_threads())
     experts = experts if experts is not None else load_experts()
     names = list(experts)
     if not pairs:

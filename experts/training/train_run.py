@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +21,14 @@ from experts.training.loop import (
     TrainingSpec,
     TrainResult,
     base_model_path,
+    build_model,
     load_expert,
     p_supported,
     predict_proba,
     save_expert,
     train_expert,
 )
+from experts.training.specs import Phase
 from verdictflow.config import REPO_ROOT, get_settings
 
 
@@ -193,9 +197,33 @@ def model_card(
             else []
         ),
         "",
+        *(
+            [
+                "## Stages (each from the one before; steps of "
+                f"{cfg.batch_size}, learning rate to zero within each)",
+                *(
+                    f"- phase {k}: {p.epochs} passes over the mix, peak learning rate "
+                    f"{p.learning_rate}, premises padded with other sources': {p.distractors:.0%},"
+                    f" claims against another source's premise added: {p.unrelated:.0%}"
+                    for k, p in enumerate(spec.phases, 1)
+                ),
+                "",
+            ]
+            if spec.phases
+            else []
+        ),
         "## Training settings",
         "```json",
-        json.dumps(cfg.__dict__, indent=1, sort_keys=True),
+        json.dumps(
+            # A staged spec's steps and learning rate are its stages' (above).
+            {
+                k: v
+                for k, v in cfg.__dict__.items()
+                if not (spec.phases and k in ("max_steps", "learning_rate"))
+            },
+            indent=1,
+            sort_keys=True,
+        ),
         "```",
         f"steps run: {result.steps} (best dev at {result.best_step}, stopped early: "
         f"{result.stopped_early}); training speed {result.train_pairs_per_s} pairs/s",
@@ -206,7 +234,8 @@ def model_card(
     ]
     for h in result.history:
         dev = ", ".join(f"{k} {v:.3f}" for k, v in h["dev"].items())
-        lines.append(f"| {h['step']} | {h['train_loss']:.4f} | {dev} |")
+        stage = f" (phase {h['phase']})" if "phase" in h else ""
+        lines.append(f"| {h['step']}{stage} | {h['train_loss']:.4f} | {dev} |")
     lines += ["", "## Test metrics (held-out groups)", "| data set | metrics |", "|---|---|"]
     for name, m in test_metrics.items():
         lines.append(f"| {name} | {json.dumps(m)} |")
@@ -243,6 +272,96 @@ def warm_start_base(name: str, out_root: Path, quick: bool) -> Path | None:
     return generalist if (generalist / "config.json").exists() else None
 
 
+def spec_phases(spec: TrainingSpec, cfg: TrainConfig) -> tuple[Phase, ...]:
+    """A corpus spec's stages: its ``phases``, else one stage of ``epochs`` passes."""
+    return spec.phases or (Phase(spec.epochs or 0.0, cfg.learning_rate),)
+
+
+def phase_frame(train: pd.DataFrame, phase: Phase, seed: int, cap: int) -> pd.DataFrame:
+    """A stage's training rows: the mix and a ``phase.unrelated`` share more of its claims
+    against other sources' premises (``augment.unrelated_evidence``); then a
+    ``phase.distractors`` share of the premises padded with other sources'
+    (``augment.distractor_padded``), each padded row allowed the serving length (160 tokens)
+    or its own need, whichever is longer, up to ``cap``."""
+    if phase.unrelated:
+        extra = augment.unrelated_evidence(train, phase.unrelated, seed)
+        train = pd.concat([train, extra], ignore_index=True)
+    if not phase.distractors:
+        return train
+    padded = augment.distractor_padded(train, phase.distractors, seed, max_chars=500)
+    if "max_length" in padded.columns:
+        longer = padded["max_length"].clip(lower=160, upper=cap)
+        padded["max_length"] = padded["max_length"].where(~padded["padded"], longer)
+    return padded.drop(columns="padded")
+
+
+def train_phases(
+    spec: TrainingSpec,
+    frames: dict,
+    cfg: TrainConfig,
+    work: Path,
+    base: Path | None,
+    quick: bool,
+    log: Callable[[str], None],
+):
+    """Train a corpus spec stage by stage (``spec_phases``); returns (model, result).
+
+    Stage k checkpoints in ``work/phase-k`` and, once done, saves its best weights and result
+    in ``work/phase-k/model``; a later stage warm-starts from them, and a resumed run skips the
+    stages found done (a stage cut by the time budget is shipped as it stands and resumed from
+    its checkpoint by the next run). Stage k draws its data order with seed
+    ``cfg.seed + k - 1``; a quick run gives each stage the quick budget. The result's history
+    is the stages' in one step count.
+    """
+    model, results, offset = None, [], 0
+    for k, phase in enumerate(spec_phases(spec, cfg), 1):
+        stage = replace(cfg, learning_rate=phase.learning_rate, seed=cfg.seed + k - 1)
+        if not quick:
+            stage.max_steps = math.ceil(phase.epochs * len(frames["train"]) / cfg.batch_size)
+        done = work / f"phase-{k}" / "model"
+        if (done / "result.json").exists():
+            result = TrainResult(**json.loads((done / "result.json").read_text()))
+            log(f"{spec.name}: phase {k} found done ({result.steps} steps)")
+            model = None
+        else:
+            train = phase_frame(frames["train"], phase, stage.seed, cfg.max_length)
+            model, result = train_expert(
+                spec.name, spec.labels, train, frames["dev"], stage, done.parent, base, log
+            )
+            if result.out_of_time:  # unfinished: its checkpoint resumes it next time
+                results.append((offset, result))
+                break
+            save_expert(model, spec, done, "")
+            (done / "result.json").write_text(json.dumps(asdict(result)))
+        results.append((offset, result))
+        offset += result.steps
+        base = done
+    if model is None:  # every stage was found done: the last one's weights
+        model = build_model(spec.labels, cfg.num_layers, base, cfg.max_length)
+    return model, merged_result(spec.name, results)
+
+
+def merged_result(name: str, results: list[tuple[int, TrainResult]]) -> TrainResult:
+    """One result for stages run in turn: steps summed, histories in one step count, the best
+    dev the last stage's (each stage ships the next one's start)."""
+    last_offset, last = results[-1]
+    history = [
+        {**h, "step": h["step"] + offset, "phase": k}
+        for k, (offset, r) in enumerate(results, 1)
+        for h in r.history
+    ]
+    return TrainResult(
+        name=name,
+        steps=last_offset + last.steps,
+        best_step=last_offset + last.best_step,
+        best_dev=last.best_dev,
+        history=history,
+        train_pairs_per_s=last.train_pairs_per_s,
+        stopped_early=last.stopped_early,
+        out_of_time=last.out_of_time,
+    )
+
+
 def train_and_ship(
     name: str,
     quick: bool = False,
@@ -261,8 +380,6 @@ def train_and_ship(
     frames = frames_for(spec, parts)
     cfg = TrainConfig.from_settings(spec, quick=quick)
     if spec.corpus:
-        if spec.epochs and not quick:
-            cfg.max_steps = int(np.ceil(spec.epochs * len(frames["train"]) / cfg.batch_size))
         frames["dev"] = sample_per_set(frames["dev"], settings.training.corpus_dev_pairs, seed)
         cfg.dev_pairs = len(frames["dev"])
         tokenizer = load_tokenizer(base_model_path())
@@ -274,9 +391,12 @@ def train_and_ship(
     base = warm_start_base(name, out_root, quick)
     if base is not None:
         log(f"{name}: warm start from {base}")
-    model, result = train_expert(
-        name, spec.labels, frames["train"], frames["dev"], cfg, work, base=base, log=log
-    )
+    if spec.corpus:
+        model, result = train_phases(spec, frames, cfg, work, base, quick, log)
+    else:
+        model, result = train_expert(
+            name, spec.labels, frames["train"], frames["dev"], cfg, work, base=base, log=log
+        )
     n_eval = settings.training.quick_pairs if quick else settings.training.eval_pairs
     test = sample_per_set(frames["test"], n_eval, seed)
     out_dir = out_root / name

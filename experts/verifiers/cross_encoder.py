@@ -113,7 +113,7 @@ class CrossEncoderExpert:
         backend: Backend | None = None,
     ) -> None:
         settings = get_settings()
-        torch.set_num_threads(settings.experts.torch_threads)
+        torch.set_num_threads(settings.compute_threads())
         self.folder = Path(weights)
         meta_file = self.folder / "verdictflow.json"
         meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}

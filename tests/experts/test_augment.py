@@ -67,3 +67,43 @@ def test_changed_numbers_contradict_right_claims_by_one_number() -> None:
         new = re.findall(r"\d[\d,.]*", row["claim"])[-1].rstrip(".")
         assert new not in re.findall(r"\d[\d,.]*", row["evidence"].rstrip("."))
     assert augment.changed_numbers(df, fraction=0.0, seed=0).empty
+
+
+def test_distractor_padding_keeps_the_premise_and_label_and_adds_other_sets_premises() -> None:
+    df = pd.DataFrame(
+        {
+            "evidence": [f"Premise {s} number {i}." for s in "abc" for i in range(20)],
+            "claim": [f"Claim {i}." for i in range(60)],
+            "label": ["supported", "contradicted", "not_supported"] * 20,
+            "dataset": [s for s in "abc" for _ in range(20)],
+        }
+    )
+    out = augment.distractor_padded(df, fraction=0.5, seed=0, max_chars=80)
+    padded = out[out["padded"]]
+    assert 20 <= len(padded) <= 30  # half chosen; a few find no donor that fits
+    assert (out["label"] == df["label"]).all() and (out["claim"] == df["claim"]).all()
+    for i, row in padded.iterrows():
+        own = df.at[i, "evidence"]
+        assert own in row["evidence"] and row["evidence"] != own and len(row["evidence"]) <= 80
+        others = row["evidence"].replace(own, "")
+        assert f"Premise {row['dataset']} " not in others  # donors come from other sets
+    untouched = out[~out["padded"]]
+    assert (untouched["evidence"] == df.loc[untouched.index, "evidence"]).all()
+    assert not augment.distractor_padded(df, 0.0, seed=0)["padded"].any()
+
+
+def test_unrelated_evidence_pairs_claims_with_other_sets_premises_as_not_enough_info() -> None:
+    df = pd.DataFrame(
+        {
+            "evidence": [f"Premise {s} {i}." for s in "ab" for i in range(10)],
+            "claim": [f"Claim {s} {i}." for s in "ab" for i in range(10)],
+            "label": ["supported"] * 20,
+            "dataset": [s for s in "ab" for _ in range(10)],
+        }
+    )
+    out = augment.unrelated_evidence(df, fraction=0.5, seed=0)
+    assert 0 < len(out) <= 10 and set(out["label"]) == {"not_enough_info"}
+    own_set = out["claim"].str.split().str[1]
+    assert (out["evidence"].str.split().str[1] != own_set).all()
+    assert (out["dataset"] == own_set).all()  # the row keeps its claim's set
+    assert augment.unrelated_evidence(df, 0.0, seed=0).empty

@@ -153,3 +153,45 @@ def test_needed_lengths_follow_each_source() -> None:
     long = pd.DataFrame({"evidence": [" ".join(["word"] * 300)] * 5, "claim": ["A cat."] * 5})
     need = corpus.needed_lengths({"short": short, "long": long}, tok, cap=128)
     assert need == {"short": 16, "long": 128}
+
+
+@pytest.mark.slow
+def test_a_staged_corpus_spec_trains_each_stage_from_the_last_and_resumes_done_stages(
+    tiny_corpus: Path, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experts.training import specs, train_run
+    from verdictflow.config import reset_settings
+
+    monkeypatch.setenv("VERDICTFLOW_TRAINING__CORPUS_DIR", str(tiny_corpus))
+    monkeypatch.setenv("VERDICTFLOW_TRAINING__QUICK_STEPS", "4")
+    monkeypatch.setenv("VERDICTFLOW_TRAINING__THREADS", "1")
+    reset_settings()
+    spec = specs.TrainingSpec(
+        "staged",
+        (),
+        specs.LABELS,
+        (),
+        corpus=True,
+        phases=(specs.Phase(1.0, 1e-4), specs.Phase(0.5, 5e-5, distractors=0.5, unrelated=0.2)),
+    )
+    monkeypatch.setitem(specs.EXPERT_SPECS, "staged", spec)
+    logs: list[str] = []
+    out = tmp_path / "models"
+    summary = train_run.train_and_ship("staged", quick=True, output_dir=out, log=logs.append)
+    work = home / "models" / "checkpoints" / "staged-quick"
+    assert (work / "phase-1" / "model" / "result.json").exists()
+    assert (work / "phase-2" / "model" / "result.json").exists()
+    history = summary["history"]
+    assert [h["phase"] for h in history] == sorted(h["phase"] for h in history)
+    assert {h["phase"] for h in history} == {1, 2}
+    steps = [h["step"] for h in history]
+    assert steps == sorted(steps) and summary["steps"] == 8  # 4 quick steps a stage
+    assert "phase 2" in (out / "staged" / "model_card.md").read_text()
+    weights = (out / "staged" / "model.safetensors").read_bytes()
+
+    logs.clear()
+    again = train_run.train_and_ship("staged", quick=True, output_dir=out, log=logs.append)
+    assert any("phase 1 found done" in m for m in logs)
+    assert any("phase 2 found done" in m for m in logs)
+    assert again["steps"] == 8
+    assert (out / "staged" / "model.safetensors").read_bytes() == weights

@@ -73,6 +73,12 @@ def _api_url() -> str | None:
     return os.environ.get("PREFECT_API_URL")
 
 
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 @flow(name="scoring-under-test")
 def scoring_flow(claims: list[Claim], evidence: dict, registry: str, top_k: int) -> tuple:
     scores, report = score_claims(claims, evidence, registry=registry, top_k=top_k)
@@ -80,6 +86,7 @@ def scoring_flow(claims: list[Claim], evidence: dict, registry: str, top_k: int)
     report["worker_experts"] = client.run(_cache_size)
     report["worker_pids"] = client.run(os.getpid)
     report["worker_api"] = client.run(_api_url)
+    report["worker_threads"] = client.run(_torch_threads)
     return scores, report
 
 
@@ -121,6 +128,8 @@ def test_dask_localcluster_in_flow_matches_in_process(
     )
     assert len(set(report["worker_pids"].values()) - {os.getpid()}) == 2
     assert set(report["worker_api"].values()) == {PREFECT_API_URL.value()}  # one API for all
+    # Each worker's forward passes use its own thread (threads_per_worker), not every core.
+    assert set(report["worker_threads"].values()) == {settings.dask.threads_per_worker}
     assert len(report["worker_experts"]) == 2
     assert sum(report["worker_experts"].values()) >= 3  # experts were built on the workers
     assert report["pairs"] == 72 and report["pairs_scored"] == 144

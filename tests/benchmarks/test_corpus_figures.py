@@ -1,0 +1,34 @@
+"""The corpus figures' test rows: each source's test split, padded with others' premises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.corpus_figures import test_rows as corpus_test_rows
+from tests.experts.test_corpus import nli_rows, write_source
+from verdictflow.config import reset_settings
+
+
+def test_padded_test_rows_keep_each_premise_claim_and_label(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "corpus"
+    names = ("alpha", "beta", "gamma", "delta", "eps")
+    for i, name in enumerate(names):
+        write_source(folder, name, nli_rows(name, 40, seed=i))
+    monkeypatch.setenv("VERDICTFLOW_TRAINING__CORPUS_DIR", str(folder))
+    reset_settings()
+    plain = corpus_test_rows(limit=20, padded=False)
+    padded = corpus_test_rows(limit=20, padded=True)
+    assert sorted(plain) == sorted(padded) == sorted(names)
+    grown = []
+    for name, rows in plain.items():
+        other = padded[name]  # in the same order
+        assert len(rows) == len(other) > 0
+        assert (rows["claim"].to_numpy() == other["claim"].to_numpy()).all()
+        assert (rows["label"].to_numpy() == other["label"].to_numpy()).all()
+        pairs = zip(rows["evidence"], other["evidence"], strict=True)
+        grown += [e in p and len(p) > len(e) for e, p in pairs]
+    assert sum(grown) >= 0.8 * len(grown)  # each premise, unless its draws all missed
