@@ -112,17 +112,17 @@ def distractor_padded(
         return out
     chosen = rng.choice(len(out), size=int(round(fraction * len(out))), replace=False)
     for i in chosen:
-        text = str(evidence[i])
+        length = len(str(evidence[i]))
         before: list[str] = []
         after: list[str] = []
         for _ in range(int(rng.integers(1, 4))):
             j = int(short[rng.integers(len(short))])
             donor = str(evidence[j]).strip()
             used = donor in before or donor in after
-            if used or sets[j] == sets[i] or len(text) + len(donor) + 1 > max_chars:
+            if used or sets[j] == sets[i] or length + len(donor) + 1 > max_chars:
                 continue
             (before if rng.random() < 0.5 else after).append(donor)
-            text = f"{text} {donor}"  # the running length only
+            length += len(donor) + 1
         if before or after:
             out.at[i, "evidence"] = " ".join([*before, str(evidence[i]), *after])
             out.at[i, "padded"] = True

@@ -277,12 +277,12 @@ def spec_phases(spec: TrainingSpec, cfg: TrainConfig) -> tuple[Phase, ...]:
     return spec.phases or (Phase(spec.epochs or 0.0, cfg.learning_rate),)
 
 
-def phase_frame(train: pd.DataFrame, phase: Phase, seed: int, cap: int) -> pd.DataFrame:
+def phase_frame(train: pd.DataFrame, phase: Phase, seed: int, cap: int, serve: int) -> pd.DataFrame:
     """A stage's training rows: the mix and a ``phase.unrelated`` share more of its claims
     against other sources' premises (``augment.unrelated_evidence``); then a
     ``phase.distractors`` share of the premises padded with other sources'
-    (``augment.distractor_padded``), each padded row allowed the serving length (160 tokens)
-    or its own need, whichever is longer, up to ``cap``."""
+    (``augment.distractor_padded``), each padded row allowed the serving length ``serve`` or
+    its own need, whichever is longer, up to ``cap``."""
     if phase.unrelated:
         extra = augment.unrelated_evidence(train, phase.unrelated, seed)
         train = pd.concat([train, extra], ignore_index=True)
@@ -290,7 +290,7 @@ def phase_frame(train: pd.DataFrame, phase: Phase, seed: int, cap: int) -> pd.Da
         return train
     padded = augment.distractor_padded(train, phase.distractors, seed, max_chars=500)
     if "max_length" in padded.columns:
-        longer = padded["max_length"].clip(lower=160, upper=cap)
+        longer = padded["max_length"].clip(lower=serve, upper=cap)
         padded["max_length"] = padded["max_length"].where(~padded["padded"], longer)
     return padded.drop(columns="padded")
 
@@ -313,10 +313,11 @@ def train_phases(
     ``cfg.seed + k - 1``; a quick run gives each stage the quick budget. The result's history
     is the stages' in one step count.
     """
+    serve = spec.serve_max_length or cfg.max_length
     model, results, offset = None, [], 0
     for k, phase in enumerate(spec_phases(spec, cfg), 1):
         stage = replace(cfg, learning_rate=phase.learning_rate, seed=cfg.seed + k - 1)
-        if not quick:
+        if phase.epochs and not quick:  # else the settings' max_steps
             stage.max_steps = math.ceil(phase.epochs * len(frames["train"]) / cfg.batch_size)
         done = work / f"phase-{k}" / "model"
         if (done / "result.json").exists():
@@ -324,16 +325,16 @@ def train_phases(
             log(f"{spec.name}: phase {k} found done ({result.steps} steps)")
             model = None
         else:
-            train = phase_frame(frames["train"], phase, stage.seed, cfg.max_length)
+            train = phase_frame(frames["train"], phase, stage.seed, cfg.max_length, serve)
             model, result = train_expert(
                 spec.name, spec.labels, train, frames["dev"], stage, done.parent, base, log
             )
-            if result.out_of_time:  # unfinished: its checkpoint resumes it next time
-                results.append((offset, result))
-                break
-            save_expert(model, spec, done, "")
-            (done / "result.json").write_text(json.dumps(asdict(result)))
+            if not result.out_of_time:  # unfinished: its checkpoint resumes it next time
+                save_expert(model, spec, done, "")
+                (done / "result.json").write_text(json.dumps(asdict(result)))
         results.append((offset, result))
+        if result.out_of_time:
+            break
         offset += result.steps
         base = done
     if model is None:  # every stage was found done: the last one's weights

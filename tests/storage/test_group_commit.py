@@ -49,6 +49,22 @@ def _hold_the_group(repo: Repository, release: threading.Event) -> threading.Thr
     return thread
 
 
+def _queued_then_released(
+    grouped: group_commit.GroupCommit,
+    holder: threading.Thread,
+    release: threading.Event,
+    threads: list[threading.Thread],
+) -> None:
+    """Start ``threads`` while ``holder``'s write is in flight, wait until all of their
+    writes queue behind it, then let it finish and join every thread."""
+    for thread in threads:
+        thread.start()
+    _wait_for(lambda: len(grouped._queue) == len(threads))
+    release.set()
+    for thread in [holder, *threads]:
+        thread.join(30)
+
+
 def test_a_lone_write_is_its_own_transaction(
     repo: Repository, grouped: group_commit.GroupCommit, run_id: str
 ) -> None:
@@ -69,12 +85,7 @@ def test_concurrent_writes_share_one_transaction_and_keep_their_results(
         results[i] = repo.save_verdicts(f"{run_id}-{i}", verdicts[i : i + 1])
 
     threads = [threading.Thread(target=save, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    _wait_for(lambda: len(grouped._queue) == 4)
-    release.set()
-    for thread in [holder, *threads]:
-        thread.join(30)
+    _queued_then_released(grouped, holder, release, threads)
     assert results == dict.fromkeys(range(4), 2)  # an item verdict and a claim verdict each
     assert (grouped.transactions, grouped.writes) == (2, 5)  # the slow one, then the four
     for i in range(4):
@@ -107,12 +118,7 @@ def test_a_failing_write_fails_alone(
             target=call, args=("also", lambda: repo.save_claims(run_id, [_claim("h")]))
         ),
     ]
-    for thread in threads:
-        thread.start()
-    _wait_for(lambda: len(grouped._queue) == 3)
-    release.set()
-    for thread in [holder, *threads]:
-        thread.join(30)
+    _queued_then_released(grouped, holder, release, threads)
     assert outcome["good"] == 1 and outcome["also"] == 1
     assert isinstance(outcome["bad"], ValueError)
     stored = {row["claim_id"] for row in _claims_of(repo, run_id)}
