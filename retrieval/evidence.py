@@ -209,6 +209,7 @@ def gather_evidence(
                     score=h.score,
                     rank=first + h.rank,
                     origin="corpus",
+                    title=str(h.metadata.get("title") or ""),
                 )
                 for h in claim_hits
             ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,28 @@ def _decode(path: Path, data: bytes) -> str:
         raise _Refused("encoding", message) from exc
 
 
+# A title: a Markdown heading ("# Title", or "Title" underlined with "=" as Markdown and
+# reStructuredText write it) or, in plain text, a short first line standing alone above a
+# blank line, with no sentence end.
+_HEADING = re.compile(r"\A\s*(?:#{1,2}[ \t]+(?P<atx>[^\n]+?)[ \t#]*|(?P<line>[^\n]{1,120}))\n")
+_UNDERLINE = re.compile(r"[=\-]{3,}[ \t]*\n")
+TITLE_MAX_CHARS = 120
+
+
+def text_title(text: str) -> str:
+    """The title of a text document, or "" when it has none (see ``_HEADING``)."""
+    m = _HEADING.match(text + "\n")
+    if m is None:
+        return ""
+    if m.group("atx"):
+        return m.group("atx").strip()
+    line, rest = m.group("line").strip(), text[m.end() :]
+    standalone = _UNDERLINE.match(rest) or (rest.startswith("\n") and rest.strip())
+    if not line or not standalone or line[-1] in ".!?:;," or len(line) > TITLE_MAX_CHARS:
+        return ""
+    return line
+
+
 def _html_text(data: str) -> tuple[str, dict[str, Any]]:
     from bs4 import BeautifulSoup
 
@@ -210,7 +233,9 @@ def _load_file(path: Path, doc_id: str, source: str) -> Document:
     elif suffix in HTML_SUFFIXES:
         text, extra = _html_text(_decode(path, data))
     else:
-        text, extra = _decode(path, data), {}
+        text = _decode(path, data)
+        title = text_title(text)
+        extra = {"title": title} if title else {}
     if not text.strip():
         raise _Refused("empty_document", f"{path} has no text")
     return make_document(doc_id, text, source, {**meta, **extra}, alt_id=path.as_posix())

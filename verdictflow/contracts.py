@@ -198,6 +198,22 @@ class Evidence(_Model):
     rank: int
     origin: str = "corpus"  # "corpus" or "context"
     similarity: float | None = Field(default=None, ge=0.0, le=1.0)
+    # The title of the chunk's document (its metadata's "title"; "" if none): a window read
+    # alone ("They are available in three colours") gets its subject from it.
+    title: str = ""
+
+    @property
+    def read_text(self) -> str:
+        """What a verifier reads of this evidence (``titled``)."""
+        return self.titled(self.title, self.text)
+
+    @staticmethod
+    def titled(title: str, text: str) -> str:
+        """A piece of a document as a verifier reads it: its title, then the text (the text
+        alone where it already holds the title, or there is none)."""
+        if not title or title in text:
+            return text
+        return f"{title}\n\n{text}"
 
 
 # What a highlighted span of a claim says of its words.

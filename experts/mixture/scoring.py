@@ -117,23 +117,27 @@ def length_batches(
 
 
 def read_in_windows(
-    pairs: Sequence[tuple[str, str]], rows: np.ndarray, window: int | None
+    pairs: Sequence[tuple[str, str]],
+    rows: np.ndarray,
+    window: int | None,
+    titles: Sequence[str] | None = None,
 ) -> tuple[list[tuple[str, str]], np.ndarray]:
     """What an expert that reads ``window`` evidence tokens at once sees of the pairs ``rows``:
     each pair's evidence in windows of that size sharing ``experts.window_overlap`` (evidence
-    that fits stays whole; None: every pair whole), and the pair row of each window."""
-    if window is None:
-        return [pairs[i] for i in rows], np.asarray(rows, dtype=int)
-    overlap = int(window * get_settings().experts.window_overlap)
+    that fits stays whole; None: every pair whole), each window after its document's title
+    (``titles``, one per pair, as ``Evidence.read_text`` puts it), and the pair row of each
+    window."""
+    overlap = int((window or 0) * get_settings().experts.window_overlap)
     cut: dict[str, list[str]] = {}
     read: list[tuple[str, str]] = []
     owner: list[int] = []
     for i in rows:
         claim, text = pairs[i]
         if text not in cut:
-            spans = chunk_spans(text, window, overlap)
+            spans = chunk_spans(text, window, overlap) if window is not None else []
             cut[text] = [text[s:e] for s, e in spans] if len(spans) > 1 else [text]
-        read += [(claim, piece) for piece in cut[text]]
+        title = titles[i] if titles is not None else ""
+        read += [(claim, Evidence.titled(title, piece)) for piece in cut[text]]
         owner += [int(i)] * len(cut[text])
     return read, np.asarray(owner, dtype=int)
 
@@ -252,6 +256,7 @@ class Scorer:
         pair_chunks: list[str] = []
         pair_docs: list[tuple[str, str]] = []
         pairs: list[tuple[str, str]] = []
+        titles: list[str] = []
         domains: list[Domains] = []
         on_subject: list[bool] = []
         for ci, claim in enumerate(claims):
@@ -261,6 +266,7 @@ class Scorer:
                 pair_chunks.append(ev.chunk_id)
                 pair_docs.append((ev.doc_id, ev.origin))
                 pairs.append((claim.text, ev.text))
+                titles.append(ev.title)
                 domains.append(_domain(claim, claim_domains))
                 on_subject.append(same_subject(names_in_claim, ev.text, ev.doc_id))
         own: list[Domains] = list(domains)
@@ -282,7 +288,9 @@ class Scorer:
         read: dict[str, tuple[list[tuple[str, str]], np.ndarray]] = {}
         once: dict[str, tuple[list[tuple[str, str]], np.ndarray]] = {}
         for e, name in enumerate(names):
-            read[name] = read_in_windows(pairs, np.flatnonzero(routing.mask[:, e]), windows[name])
+            read[name] = read_in_windows(
+                pairs, np.flatnonzero(routing.mask[:, e]), windows[name], titles
+            )
             once[name] = distinct(read[name][0])
             part = once[name][0]
             for idx in length_batches(

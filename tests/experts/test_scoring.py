@@ -188,3 +188,26 @@ def test_a_sure_gate_sends_each_pair_to_one_expert(registry: str, monkeypatch) -
     one = Scorer(registry).score(claims, evidence)
     assert one.report["pairs_scored"] == one.report["pairs"]
     assert all(len(s.experts) == 1 for s in one.scores if s.experts)
+
+
+def test_each_window_is_read_after_its_document_s_title(registry: str) -> None:
+    from experts.mixture.scoring import read_in_windows
+
+    body = " ".join(f"Sentence {i} of the manual says little about the product." for i in range(12))
+    pairs = [("claim", body), ("claim", "Aurora X2 manual: they weigh 254 grams.")]
+    titles = ["Aurora X2 manual", "Aurora X2 manual"]
+    read, owner = read_in_windows(pairs, np.arange(2), 32, titles)
+    first = [text for (_, text), row in zip(read, owner, strict=True) if row == 0]
+    assert len(first) > 1  # cut into windows, every one of them after the title
+    assert all(text.startswith("Aurora X2 manual\n\n") for text in first)
+    assert read[-1] == ("claim", "Aurora X2 manual: they weigh 254 grams.")  # holds it already
+    plain, _ = read_in_windows(pairs, np.arange(2), 32)
+    assert not any(text.startswith("Aurora") for _, text in plain[:-1])
+
+    claims, evidence = _inputs()
+    titled = {cid: [e.model_copy(update={"title": "Paris landmarks"}) for e in found]
+              for cid, found in evidence.items()}  # fmt: skip
+    runner = RecordingRunner()
+    Scorer(registry).score(claims, titled, runner)
+    texts = {text for b in runner.batches for _, text in b.pairs}
+    assert texts == {f"Paris landmarks\n\n{e.text}" for found in evidence.values() for e in found}

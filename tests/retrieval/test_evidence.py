@@ -164,3 +164,18 @@ def test_retrieved_chunks_are_not_embedded_again(home, tmp_path, monkeypatch):
     vectors = embed_texts([text, *[e.text for e in found]])
     expected = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
     np.testing.assert_allclose([e.similarity for e in found], expected, atol=1e-5)
+
+
+def test_corpus_evidence_carries_its_document_s_title_for_the_verifiers(home, tmp_path):
+    lines = [f"The Aurora X2 weigh {250 + i} grams in test {i} of the lab." for i in range(8)]
+    body = "\n".join([*lines, "They are available in three colours: graphite, sand and blue."])
+    (tmp_path / "x2.md").write_text(f"# Aurora X2 headphones\n\n{body}\n")
+    ingest_paths([tmp_path])
+    pieces = gather_evidence([claim("c", "The Aurora X2 come in three colours.")], k=2,
+                             window=40, overlap=8)["c"]  # fmt: skip
+    assert len(pieces) > 1 and {e.title for e in pieces} == {"Aurora X2 headphones"}
+    (head,) = [e for e in pieces if e.text.startswith("# Aurora X2 headphones")]
+    assert head.read_text == head.text  # the title is in it already: not twice
+    (colours,) = [e for e in pieces if "colours" in e.text]
+    assert "Aurora X2 headphones" not in colours.text
+    assert colours.read_text == f"Aurora X2 headphones\n\n{colours.text}"

@@ -8,7 +8,7 @@ import os
 import pandas as pd
 import pytest
 
-from retrieval.loaders import load_documents
+from retrieval.loaders import load_documents, text_title
 from tests.retrieval.files import blank_pdf, text_pdf, write_corpus
 
 
@@ -187,3 +187,32 @@ def test_ids_made_from_a_path_carry_the_absolute_path_as_their_alternative(tmp_p
     assert docs["sub/cats.md"].alt_id == (tmp_path / "sub" / "cats.md").resolve().as_posix()
     assert docs["n.csv:1"].alt_id == f"{(tmp_path / 'n.csv').resolve().as_posix()}:1"
     assert docs["r-einstein"].alt_id is None  # a table's own id is never changed
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("# Aurora X2 headphones\n\nThey weigh 254 grams.", "Aurora X2 headphones"),
+        ("## Returns ##\nBody.", "Returns"),
+        ("Warranty policy\n===============\nTwo years.", "Warranty policy"),
+        (
+            "Sustainability at Nordlicht\n\nSince 2021 all packaging is recycled.",
+            "Sustainability at Nordlicht",
+        ),
+        ("A first sentence that ends.\n\nMore text.", ""),  # a sentence, not a title
+        ("First line\nsecond line of one paragraph.", ""),  # not standing alone
+        ("Only one line", ""),  # a document of one line is its own text, not a title
+        ("x" * 200 + "\n\nBody.", ""),  # too long for a title
+        ("", ""),
+    ],
+)
+def test_a_text_document_s_title(text, title):
+    assert text_title(text) == title
+
+
+def test_text_documents_carry_their_title_in_metadata(tmp_path):
+    (tmp_path / "x2.md").write_text("# Aurora X2\n\nThey are available in three colours.\n")
+    (tmp_path / "plain.txt").write_text("They are available in three colours.\n")
+    docs = by_id(load_documents([tmp_path]))
+    assert docs["x2.md"].metadata["title"] == "Aurora X2"
+    assert "title" not in docs["plain.txt"].metadata
