@@ -8,6 +8,7 @@ import numpy as np
 
 from retrieval.chunking import chunk_spans, chunk_text, text_hash
 from retrieval.embedding import embed_texts
+from retrieval.loaders import text_title
 from retrieval.search import search_many
 from retrieval.store import ChunkStore
 from verdictflow.config import get_settings
@@ -39,13 +40,20 @@ def context_doc_id(item_id: str) -> str:
 def _context_chunks(
     claims: Sequence[Claim], window: int | None, overlap: int | None
 ) -> dict[tuple[str, str], list[Chunk]]:
-    """The verification windows of each (item, context) the claims come from."""
+    """The verification windows of each (item, context) the claims come from, with the
+    context's title (``text_title``) in their metadata when it opens with one."""
     chunks_of: dict[tuple[str, str], list[Chunk]] = {}
     for claim in claims:
         key = (claim.item_id, claim.context or "")
         if key not in chunks_of:
+            title = text_title(claim.context or "")
             chunks_of[key] = chunk_text(
-                claim.context or "", context_doc_id(claim.item_id), "", None, window, overlap
+                claim.context or "",
+                context_doc_id(claim.item_id),
+                "",
+                {"title": title} if title else None,
+                window,
+                overlap,
             )
     return chunks_of
 
@@ -83,6 +91,7 @@ def _rank_context(
                 rank=rank,
                 origin="context",
                 similarity=float(np.clip(sims[i], 0.0, 1.0)),
+                title=str(chunks[i].metadata.get("title") or ""),
             )
             for rank, i in enumerate(order, start=1)
         ]

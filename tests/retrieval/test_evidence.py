@@ -179,3 +179,15 @@ def test_corpus_evidence_carries_its_document_s_title_for_the_verifiers(home, tm
     (colours,) = [e for e in pieces if "colours" in e.text]
     assert "Aurora X2 headphones" not in colours.text
     assert colours.read_text == f"Aurora X2 headphones\n\n{colours.text}"
+
+
+def test_a_context_that_opens_with_a_title_gives_it_to_each_of_its_windows(home):
+    lines = " ".join(f"Line {i} of the sheet lists a part of the speaker." for i in range(10))
+    context = f"# Fjell S1 portable speaker\n\n{lines} It charges over USB-C in about 3 hours."
+    found = gather_evidence([claim("c", "The Fjell S1 charges in 3 hours.", context=context)],
+                            k=3, window=40, overlap=8)["c"]  # fmt: skip
+    assert len(found) == 3 and {e.title for e in found} == {"Fjell S1 portable speaker"}
+    (charges,) = [e for e in found if "USB-C" in e.text]
+    assert charges.read_text.startswith("Fjell S1 portable speaker\n\n")
+    plain = gather_evidence([claim("c", "The Fjell S1 charges.", context=lines)], k=1)["c"]
+    assert plain[0].title == "" and plain[0].read_text == plain[0].text
