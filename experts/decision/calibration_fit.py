@@ -26,7 +26,7 @@ from experts.decision.conformal import ConformalPredictor, conformal_path, cover
 from verdictflow.config import get_settings
 from verdictflow.contracts import Claim, ClaimScore
 
-REPORT_ALPHAS = (0.1, 0.05)
+REPORT_ALPHAS = (0.4, 0.3, 0.2, 0.1, 0.05)  # the trade-off a user picks alpha from
 
 
 def score_arrays(

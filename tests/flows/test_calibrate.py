@@ -133,7 +133,7 @@ def test_fit_evaluate_save_on_synthetic_scores(home: Path) -> None:
     assert held["after"]["ece"] < 0.04
     assert held["after"]["nll"] < held["before"]["nll"]
     assert abs(held["conformal"]["coverage"] - 0.9) <= 0.03
-    assert set(held["by_alpha"]) == {"0.1", "0.05"}
+    assert set(held["by_alpha"]) == {"0.4", "0.3", "0.2", "0.1", "0.05"}
     assert abs(held["by_alpha"]["0.05"]["coverage"] - 0.95) <= 0.03
     assert held["by_alpha"]["0.05"]["abstention_rate"] > held["by_alpha"]["0.1"]["abstention_rate"]
     assert held["conformal"]["selective_accuracy"] > held["after"]["accuracy"]
