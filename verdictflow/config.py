@@ -244,7 +244,11 @@ class TrainingSettings(BaseModel):
     eval_every: int = Field(100, description="Steps between dev evaluations and checkpoints.")
     patience: int = Field(3, description="Evaluations without dev gain before stopping early.")
     dev_pairs: int = Field(600, description="Dev pairs scored at each evaluation.")
-    threads: int = Field(1, description="torch threads while training (1: no spin on a busy box).")
+    threads: int | None = Field(
+        None,
+        description="torch threads while training; None: every core this process may use "
+        "(Settings.training_threads; a run started beside other work is niced instead).",
+    )
     bench_threads: int = Field(2, description="torch threads when measuring CPU pairs/s.")
     quick_layers: int = Field(2, description="--quick: encoder layers kept.")
     quick_pairs: int = Field(400, description="--quick: training pairs per expert.")
@@ -486,6 +490,10 @@ class Settings(BaseSettings):
         if self.experts.torch_threads:
             return self.experts.torch_threads
         return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+    def training_threads(self) -> int:
+        """Threads a training run uses: ``training.threads``, else ``compute_threads``."""
+        return self.training.threads or self.compute_threads()
 
     def resolved_device(self) -> str:
         """'cuda' when asked for or available under 'auto', else 'cpu'."""

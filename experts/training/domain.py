@@ -103,7 +103,7 @@ def domain_config(minutes: float | None, max_length: int, train_pairs: int) -> T
         eval_every=min(d.eval_every, steps),
         patience=10**6,  # the budget decides; the best dev weights are kept
         dev_pairs=400,
-        threads=t.threads,
+        threads=get_settings().training_threads(),
         seed=t.seed,
         label_smoothing=0.05,
         distill=d.distill,

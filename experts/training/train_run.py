@@ -28,6 +28,7 @@ from experts.training.loop import (
     save_expert,
     train_expert,
 )
+from experts.training.resume import restore_stages, write_stages
 from experts.training.specs import Phase
 from verdictflow.config import REPO_ROOT, get_settings
 
@@ -393,6 +394,8 @@ def train_and_ship(
     if base is not None:
         log(f"{name}: warm start from {base}")
     if spec.corpus:
+        if not quick and (n := restore_stages(spec, spec_phases(spec, cfg), out_root / name, work)):
+            log(f"{name}: {n} finished stage(s) restored from the shipped {out_root / name}")
         model, result = train_phases(spec, frames, cfg, work, base, quick, log)
     else:
         model, result = train_expert(
@@ -402,6 +405,8 @@ def train_and_ship(
     test = sample_per_set(frames["test"], n_eval, seed)
     out_dir = out_root / name
     save_expert(model, spec, out_dir, "")
+    if spec.corpus:
+        write_stages(out_dir, spec_phases(spec, cfg), result)
     shipped, _ = load_expert(out_dir)
     test_metrics = evaluate(shipped, spec, test)
     speed = pairs_per_second(shipped, test)

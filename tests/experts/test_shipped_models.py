@@ -57,8 +57,8 @@ HAND_MADE = {
         ),
         (
             AUSTEN,
-            "Q: Who wrote Pride and Prejudice? A: Jane Austen.",
-            "Q: Who wrote Pride and Prejudice? A: Charles Dickens.",
+            "Jane Austen wrote Pride and Prejudice.",
+            "Charles Dickens wrote Pride and Prejudice.",
             "The Danube flows into the Black Sea.",
         ),
     ],
@@ -195,13 +195,25 @@ def test_hand_made_pairs_are_ordered_as_the_labels_say(shipped, name: str) -> No
         assert sup[0] > con[0] and sup[0] > unr[0], context
         if name == "generalist":  # the only expert that tells contradicted from unknown
             assert sup.argmax() == 0 and con[0] < 0.5 and con[1] > sup[1], context
-            # (A wrong answer to a question, "A: Charles Dickens", is not supported but since
-            # phase 2 of its training not always called contradicted: 0.44 / 0.28 / 0.28.
-            # An unrelated sentence is read as not enough info or, as the SNLI-style data
+            # (An unrelated sentence is read as not enough info or, as the SNLI-style data
             # label an unrelated caption, as a contradiction ("The violin has four strings."
             # against the camera: 0.77 contradicted); only "not supported" is asserted.)
         else:
             assert np.allclose([sup[1], con[1], unr[1]], 0.0)  # no contradicted output
+
+
+def test_the_generalist_ranks_a_right_answer_in_qa_wording_above_a_wrong_one(shipped) -> None:
+    # HaluEval's "Q: ... A: ..." wording, which the corpus never shows the generalist: the
+    # right answer must outrank the wrong one. That the wrong one is *not supported* no longer
+    # holds since phase 3 of its training (0.67 supported, 0.45 after phase 2, 0.89 for the
+    # right answer): the same claim as a sentence is read right (the pairs above).
+    right, wrong = shipped("generalist").predict(
+        [
+            ("Q: Who wrote Pride and Prejudice? A: Jane Austen.", AUSTEN),
+            ("Q: Who wrote Pride and Prejudice? A: Charles Dickens.", AUSTEN),
+        ]
+    )
+    assert right[0] >= 0.5 and right[0] > wrong[0] + 0.1 and wrong[1] > right[1]
 
 
 def _auroc_se(auc: float, n_pos: int, n_neg: int) -> float:
