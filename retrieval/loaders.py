@@ -172,9 +172,11 @@ def _decode(path: Path, data: bytes) -> str:
 # A title: a Markdown heading ("# Title", or "Title" underlined with "=" as Markdown and
 # reStructuredText write it) or, in plain text, a short first line standing alone above a
 # blank line, with no sentence end.
-_HEADING = re.compile(r"\A\s*(?:#{1,2}[ \t]+(?P<atx>[^\n]+?)[ \t#]*|(?P<line>[^\n]{1,120}))\n")
-_UNDERLINE = re.compile(r"[=\-]{3,}[ \t]*\n")
 TITLE_MAX_CHARS = 120
+_HEADING = re.compile(
+    rf"\A\s*(?:#{{1,2}}[ \t]+(?P<atx>[^\n]+?)[ \t#]*|(?P<line>[^\n]{{1,{TITLE_MAX_CHARS}}}))\n"
+)
+_UNDERLINE = re.compile(r"[=\-]{3,}[ \t]*\n")
 
 
 def text_title(text: str) -> str:
@@ -186,7 +188,7 @@ def text_title(text: str) -> str:
         return m.group("atx").strip()
     line, rest = m.group("line").strip(), text[m.end() :]
     standalone = _UNDERLINE.match(rest) or (rest.startswith("\n") and rest.strip())
-    if not line or not standalone or line[-1] in ".!?:;," or len(line) > TITLE_MAX_CHARS:
+    if not line or not standalone or line[-1] in ".!?:;,":  # longer lines never match
         return ""
     return line
 

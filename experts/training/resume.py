@@ -46,7 +46,9 @@ def restore_stages(spec: TrainingSpec, phases: tuple[Phase, ...], shipped: Path,
     offset = 0
     for k in range(1, len(recorded) + 1):
         history = [
-            {**h, "step": h["step"] - offset} for h in stages["history"] if h.get("phase", 1) == k
+            {**{key: v for key, v in h.items() if key != "phase"}, "step": h["step"] - offset}
+            for h in stages["history"]
+            if h.get("phase", 1) == k
         ]
         best = max(history, key=lambda h: h["dev"]["mean"])
         result = TrainResult(
@@ -54,7 +56,7 @@ def restore_stages(spec: TrainingSpec, phases: tuple[Phase, ...], shipped: Path,
             steps=history[-1]["step"],
             best_step=best["step"],
             best_dev=best["dev"]["mean"],
-            history=[{k2: v for k2, v in h.items() if k2 != "phase"} for h in history],
+            history=history,
             train_pairs_per_s=history[-1].get("pairs_per_s", 0.0),
         )
         done = work / f"phase-{k}" / "model"
