@@ -9,6 +9,9 @@
 - ``distractor_padded``: a premise with short premises of other sources put before and after
   it, the label kept (the pipeline's evidence windows hold several sentences, most of them
   beside the point; the NLI sources' premises are mostly one sentence).
+- ``evidence_set_windows``: 2-4 premises of one claim joined into one window, labelled by what
+  they say together (the sentences beside the deciding one are about the same subject, with
+  their own numbers and negations, as in a document's window).
 """
 
 from __future__ import annotations
@@ -145,3 +148,60 @@ def unrelated_evidence(df: pd.DataFrame, fraction: float, seed: int) -> pd.DataF
     rows["evidence"] = donors.loc[other, "evidence"].to_numpy()
     rows["label"] = "not_enough_info"
     return rows.reset_index(drop=True)
+
+
+def window_label(labels: list[str]) -> str | None:
+    """What premises joined into one window say about a claim, from each one's label: a
+    supporting and a contradicting one disagree (None); else one that supports (or
+    contradicts) decides; else not enough info, or not supported when a two-way label is
+    among them."""
+    found = set(labels)
+    if {"supported", "contradicted"} <= found:
+        return None
+    for decisive in ("supported", "contradicted"):
+        if decisive in found:
+            return decisive
+    return "not_supported" if "not_supported" in found else "not_enough_info"
+
+
+def evidence_set_windows(
+    df: pd.DataFrame, fraction: float, sources: tuple[str, ...], seed: int, max_chars: int = 600
+) -> pd.DataFrame:
+    """Up to ``fraction`` x len(df) new rows, each a claim of one of ``sources`` with 2-4 of its
+    own premises (distinct, shuffled, at most ``max_chars`` in all) as one evidence window,
+    labelled by ``window_label``; the other columns are the first chosen row's.
+
+    In these sources a claim comes with several evidence sentences about its subject (Climate-
+    FEVER's five Wikipedia sentences, SciTail's retrieved ones), most of them neutral: joined,
+    they are the window of a document where the sentences beside the deciding one state other
+    figures and negations about the same thing, which must not read as a contradiction.
+    """
+    n = int(round(fraction * len(df)))
+    pool = df[df["dataset"].isin(sources)].drop_duplicates(["claim", "evidence"])
+    pool = pool.reset_index(drop=True)
+    groups = [idx for idx in pool.groupby(["dataset", "claim"]).indices.values() if len(idx) > 1]
+    if n == 0 or not groups:
+        return df.iloc[0:0]
+    rng = np.random.default_rng(seed)
+    evidence = pool["evidence"].str.strip().to_numpy(dtype=object)
+    labels = pool["label"].to_numpy(dtype=object)
+    picked, texts, out_labels = [], [], []
+    for _ in range(4 * n):
+        if len(picked) >= n:
+            break
+        idx = groups[int(rng.integers(len(groups)))]
+        chosen = list(rng.permutation(idx)[: int(rng.integers(2, min(4, len(idx)) + 1))])
+        while len(chosen) > 2 and sum(len(evidence[i]) + 1 for i in chosen) > max_chars:
+            chosen.pop()
+        label = window_label([labels[i] for i in chosen])
+        text = " ".join(evidence[i] for i in chosen)
+        if label is None or len(text) > max_chars:
+            continue
+        picked.append(chosen[0])
+        texts.append(text)
+        out_labels.append(label)
+    if not picked:
+        return df.iloc[0:0]
+    rows = pool.iloc[picked].reset_index(drop=True)
+    rows["evidence"], rows["label"] = texts, out_labels
+    return rows

@@ -29,6 +29,11 @@ LABEL_MAP = {
     "neutral": "not_enough_info",
     "not_entailment": "not_supported",
 }
+# Sources whose claims each come with several evidence sentences about their subject (Climate-
+# FEVER: five Wikipedia sentences a claim; HealthVer: abstracts' sentences; SciTail: retrieved
+# sentences); QNLI's several premises of a sentence are questions, and the caption sets' are
+# other scenes or minimal edits of one another.
+EVIDENCE_SET_SOURCES = ("climate_fever", "healthver_devtest", "nlids_scitail")
 COLUMNS = ("source", "split", "premise", "hypothesis", "label")
 SUFFIX = ".jsonl.gz"
 

@@ -25,6 +25,10 @@ class Phase:
     # Rows added, as a share of the mix: a claim with another source's premise, labelled not
     # enough info (experts.training.augment.unrelated_evidence).
     unrelated: float = 0.0
+    # Rows added, as a share of the mix: 2-4 premises of one claim joined into a window, from
+    # the sources where a claim has several evidence sentences (corpus.EVIDENCE_SET_SOURCES;
+    # experts.training.augment.evidence_set_windows).
+    evidence_sets: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -79,10 +83,14 @@ EXPERT_SPECS: dict[str, TrainingSpec] = {
         # source's premise as not enough info (unrelated evidence is no contradiction).
         # A third, 0.4 more (1,418 steps, peak 1.5e-5), pads 60 % of the premises: the second
         # stage's padded-test gains came with no loss on plain pairs (the model card's table).
+        # A fourth, 0.3 more, adds windows of one claim's several evidence sentences (8 % of
+        # the mix): a window's other sentences about the same subject, with their own numbers
+        # and negations, read as contradictions after stage three (the README's limitations).
         phases=(
             Phase(1.6, 4e-5),
             Phase(0.4, 2e-5, distractors=0.5, unrelated=0.1),
             Phase(0.4, 1.5e-5, distractors=0.6, unrelated=0.1),
+            Phase(0.3, 1.5e-5, distractors=0.5, unrelated=0.1, evidence_sets=0.08),
         ),
         # The longest source (FEVER evidence) needs ~256 tokens at its 95th percentile; each
         # batch is cut at the longest need among its sources (experts.training.corpus).

@@ -205,7 +205,8 @@ def model_card(
                 *(
                     f"- phase {k}: {p.epochs} passes over the mix, peak learning rate "
                     f"{p.learning_rate}, premises padded with other sources': {p.distractors:.0%},"
-                    f" claims against another source's premise added: {p.unrelated:.0%}"
+                    f" claims against another source's premise added: {p.unrelated:.0%},"
+                    f" windows of one claim's premises added: {p.evidence_sets:.0%}"
                     for k, p in enumerate(spec.phases, 1)
                 ),
                 "",
@@ -280,13 +281,22 @@ def spec_phases(spec: TrainingSpec, cfg: TrainConfig) -> tuple[Phase, ...]:
 
 def phase_frame(train: pd.DataFrame, phase: Phase, seed: int, cap: int, serve: int) -> pd.DataFrame:
     """A stage's training rows: the mix and a ``phase.unrelated`` share more of its claims
-    against other sources' premises (``augment.unrelated_evidence``); then a
+    against other sources' premises (``augment.unrelated_evidence``), a
+    ``phase.evidence_sets`` share of windows joining one claim's premises
+    (``augment.evidence_set_windows``, at the length ``cap``); then a
     ``phase.distractors`` share of the premises padded with other sources'
     (``augment.distractor_padded``), each padded row allowed the serving length ``serve`` or
     its own need, whichever is longer, up to ``cap``."""
     if phase.unrelated:
         extra = augment.unrelated_evidence(train, phase.unrelated, seed)
         train = pd.concat([train, extra], ignore_index=True)
+    if phase.evidence_sets:
+        windows = augment.evidence_set_windows(
+            train, phase.evidence_sets, corpus.EVIDENCE_SET_SOURCES, seed
+        )
+        if "max_length" in windows.columns:
+            windows["max_length"] = cap
+        train = pd.concat([train, windows], ignore_index=True)
     if not phase.distractors:
         return train
     padded = augment.distractor_padded(train, phase.distractors, seed, max_chars=500)

@@ -107,3 +107,41 @@ def test_unrelated_evidence_pairs_claims_with_other_sets_premises_as_not_enough_
     assert (out["evidence"].str.split().str[1] != own_set).all()
     assert (out["dataset"] == own_set).all()  # the row keeps its claim's set
     assert augment.unrelated_evidence(df, 0.0, seed=0).empty
+
+
+def test_window_label_joins_what_premises_say_together() -> None:
+    assert augment.window_label(["not_enough_info", "supported"]) == "supported"
+    assert augment.window_label(["contradicted", "not_enough_info"]) == "contradicted"
+    assert augment.window_label(["supported", "contradicted"]) is None  # they disagree
+    assert augment.window_label(["not_enough_info", "not_enough_info"]) == "not_enough_info"
+    assert augment.window_label(["not_supported", "not_supported"]) == "not_supported"
+
+
+def test_evidence_set_windows_join_one_claims_premises_of_the_named_sources() -> None:
+    claims = {
+        "Sea ice is shrinking.": ["supported", "not_enough_info", "not_enough_info"],
+        "Glaciers grow.": ["contradicted", "not_enough_info", "supported"],
+        "CO2 is rising.": ["not_enough_info", "not_enough_info"],
+    }
+    rows = [
+        (f"{claim[:-1]} evidence {k}.", claim, label, "climate")
+        for claim, labels in claims.items()
+        for k, label in enumerate(labels)
+    ]
+    rows += [("A man sleeps.", "A man is asleep.", "supported", "captions")] * 2
+    rows += [("A dog runs.", "A dog is running.", "supported", "captions")]
+    df = pd.DataFrame(rows, columns=["evidence", "claim", "label", "dataset"])
+    out = augment.evidence_set_windows(df, fraction=5.0, sources=("climate",), seed=0)
+    assert len(out) > 20 and set(out["dataset"]) == {"climate"}  # never the other source
+    for ev, claim, label in zip(out["evidence"], out["claim"], out["label"], strict=True):
+        parts = re.findall(r"evidence (\d)\.", ev)
+        assert 2 <= len(parts) == len(set(parts))  # 2+ distinct premises of this claim
+        assert ev.startswith(claim.split()[0])
+        said = [claims[claim][int(k)] for k in parts]
+        assert label == augment.window_label(said) and label is not None
+    glaciers = out[out["claim"] == "Glaciers grow."]
+    assert set(glaciers["label"]) <= {"contradicted", "supported"}  # never both in one window
+    assert augment.evidence_set_windows(df, 0.5, ("captions",), seed=0).empty  # 1 premise each
+    short = augment.evidence_set_windows(df, 5.0, ("climate",), seed=0, max_chars=70)
+    assert len(short) and short["evidence"].str.len().le(70).all()
+    assert augment.evidence_set_windows(df, 5.0, ("climate",), seed=0, max_chars=40).empty

@@ -195,3 +195,23 @@ def test_a_staged_corpus_spec_trains_each_stage_from_the_last_and_resumes_done_s
     assert any("phase 2 found done" in m for m in logs)
     assert again["steps"] == 8
     assert (out / "staged" / "model.safetensors").read_bytes() == weights
+
+
+def test_a_stage_adds_windows_of_one_claims_premises_at_the_full_length() -> None:
+    from experts.training import specs, train_run
+
+    rows = [
+        (f"Fact {k} about claim {c}.", f"Claim {c}.", label, ds, 48)
+        for c in range(6)
+        for k, label in enumerate(("supported", "not_enough_info", "not_enough_info"))
+        for ds in ("climate_fever", "three_way")
+    ]
+    mix = pd.DataFrame(rows, columns=["evidence", "claim", "label", "dataset", "max_length"])
+    stage = specs.Phase(0.3, 1e-5, evidence_sets=0.5)
+    out = train_run.phase_frame(mix, stage, seed=0, cap=256, serve=160)
+    added = out.iloc[len(mix) :]
+    assert len(added) == len(mix) // 2 and set(added["dataset"]) == {"climate_fever"}
+    assert (added["max_length"] == 256).all() and added["evidence"].str.count("Fact").ge(2).all()
+    assert out.iloc[: len(mix)].equals(mix)  # the mix itself is unchanged
+    plain = train_run.phase_frame(mix, specs.Phase(0.3, 1e-5), seed=0, cap=256, serve=160)
+    assert plain.equals(mix)
