@@ -23,12 +23,12 @@ from experts.mixture.scoring import BatchRunner, InProcessRunner, Scorer
 from quality.outcome import run_status
 from tasks import stages
 from verdictflow.config import get_settings
-from verdictflow.contracts import Claim, Evidence, InputError, Item, ItemVerdict, gold_labels
+from verdictflow.contracts import InputError, Item, ItemVerdict, gold_labels
 from verdictflow.inputs import input_digest
 from verdictflow.verdicts import code_version, group_items, run_key
 
 if TYPE_CHECKING:  # the suites (pandas, Great Expectations) load only when a run uses them
-    from quality.gates import GateOutcome
+    from quality.gates import EvidenceRows, GateOutcome
 
 T = TypeVar("T")
 
@@ -133,16 +133,16 @@ def verify_pipeline(
     done = execution.run(stages.open_run, run_id, parameters, code_version(), valid, errors)
 
     try:
-        claims, evidence, routing = _batches(execution, run_id, valid, done)
+        evidence_rows, routing = _batches(execution, run_id, valid, done, gates)
     except BaseException:
         execution.run(stages.close_run, run_id, "failed", {"items": len(valid)}, _since(started))
         raise
     verdicts = execution.run(stages.load_verdicts, run_id)
     status = "completed" if valid else "failed"
     if gates:
-        from quality.gates import check_batch, check_evidence, check_outputs
+        from quality.gates import check_batch, check_evidence_rows, check_outputs
 
-        outcomes["evidence"] = execution.run(check_evidence, claims, evidence)
+        outcomes["evidence"] = execution.run(check_evidence_rows, evidence_rows)
         outcomes["outputs"] = execution.run(check_outputs, verdicts, [i.id for i in valid])
         outcomes["batch"] = execution.run(check_batch, verdicts, labels_of(valid))
         results = [r for outcome in outcomes.values() for r in outcome.results]
@@ -164,18 +164,18 @@ def verify_pipeline(
 
 
 def _batches(
-    execution: Execution, run_id: str, items: list[Item], done: set[str]
-) -> tuple[list[Claim], dict[str, list[Evidence]], dict[str, int]]:
+    execution: Execution, run_id: str, items: list[Item], done: set[str], gates: bool
+) -> tuple[EvidenceRows | None, dict[str, int]]:
     """Claims -> evidence -> experts -> verdicts -> storage, one batch of items at a time.
 
-    Returns the claims checked by this call, their evidence (for the evidence gate) and how
+    Returns what the evidence gate reads of this call's claims and evidence (``gates``; the
+    evidence itself is not kept past its batch, so a long run's memory stays flat) and how
     many pairs each expert scored.
     """
     size = get_settings().verify.batch_items
     scorer = Scorer()
     runner = execution.batches()
-    all_claims: list[Claim] = []
-    all_evidence: dict[str, list[Evidence]] = {}
+    rows: list[EvidenceRows] = []
     routed: dict[str, int] = {}
     for start in range(0, len(items), size):
         claims = execution.run(stages.claims_of, items[start : start + size])
@@ -186,12 +186,18 @@ def _batches(
             decided = execution.run(stages.decide, claims, evidence, scoring.scores)
             verdicts = group_items(decided)
             execution.run(stages.persist_batch, run_id, claims, evidence, scoring.scores, verdicts)
-            all_claims.extend(claims)
-            all_evidence.update(evidence)
+            if gates:
+                from quality.gates import EvidenceRows
+
+                rows.append(EvidenceRows.of(claims, evidence))
             for name, n in scoring.report["routed"].items():
                 routed[name] = routed.get(name, 0) + n
         execution.progress(min(len(items), start + size), len(items))
-    return all_claims, all_evidence, routed
+    if not gates:
+        return None, routed
+    from quality.gates import EvidenceRows
+
+    return EvidenceRows.concat(rows), routed
 
 
 def labels_of(items: list[Item]) -> dict[str, str] | None:

@@ -18,7 +18,7 @@ from quality.batch_gate import (
     check_batch,
     labelled_probs,
 )
-from quality.evidence_gate import check_evidence
+from quality.evidence_gate import EvidenceRows, check_evidence, check_evidence_rows
 from quality.outcome import GateOutcome, run_status
 from quality.output_gate import VERDICT_LABELS, check_outputs
 from quality.report import quality_artifact_markdown
@@ -26,10 +26,12 @@ from quality.report import quality_artifact_markdown
 __all__ = [
     "UNSUPPORTED_LABELS",
     "VERDICT_LABELS",
+    "EvidenceRows",
     "GateOutcome",
     "calibration_error",
     "check_batch",
     "check_evidence",
+    "check_evidence_rows",
     "check_outputs",
     "labelled_probs",
     "quality_artifact_markdown",

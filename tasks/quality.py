@@ -8,14 +8,15 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from quality.gates import (
+    EvidenceRows,
     GateOutcome,
     check_batch,
-    check_evidence,
+    check_evidence_rows,
     check_outputs,
     quality_artifact_markdown,
 )
 from tasks.common import data_task_options
-from verdictflow.contracts import Claim, Evidence, ItemVerdict, QualityResult
+from verdictflow.contracts import ItemVerdict, QualityResult
 
 # Inputs are large lists of records: no input hashing, results are returned directly.
 _OPTIONS = data_task_options()
@@ -33,11 +34,10 @@ def _publish(gate: str, outcome: GateOutcome, artifact: bool) -> GateOutcome:
 
 
 @task(name="quality-evidence", **_OPTIONS)
-def validate_evidence(
-    claims: list[Claim], evidence: dict[str, list[Evidence]], artifact: bool = True
-) -> GateOutcome:
-    """Evidence gate; ``failed_ids`` are claim ids."""
-    return _publish("evidence", check_evidence(claims, evidence), artifact)
+def validate_evidence(rows: EvidenceRows, artifact: bool = True) -> GateOutcome:
+    """Evidence gate over a run's evidence rows (``EvidenceRows.of(claims, evidence)``);
+    ``failed_ids`` are claim ids."""
+    return _publish("evidence", check_evidence_rows(rows), artifact)
 
 
 @task(name="quality-outputs", **_OPTIONS)

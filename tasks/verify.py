@@ -9,7 +9,7 @@ from typing import Any
 
 from prefect import task
 
-from quality.gates import check_batch, check_evidence, check_outputs
+from quality.gates import check_batch, check_evidence_rows, check_outputs
 from tasks import stages
 from tasks.common import data_task_options
 from tasks.quality import validate_batch, validate_evidence, validate_outputs
@@ -37,7 +37,7 @@ TASKS: dict[Callable[..., Any], Any] = {
     stages.load_verdicts: load_verdicts,
     stages.save_quality: save_quality,
     stages.close_run: close_run,
-    check_evidence: validate_evidence,
+    check_evidence_rows: validate_evidence,
     check_outputs: validate_outputs,
     check_batch: validate_batch,
 }

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from prefect import flow
 
-from quality.gates import run_status
+from quality.gates import EvidenceRows, run_status
 from tasks.quality import (
     all_results,
     quality_report,
@@ -31,7 +31,7 @@ def gates_flow(n: int) -> tuple[str, dict]:
     del evidence[claims[-1].claim_id]  # one claim lost its evidence entry
     verdicts = [data.item_verdict(c.item_id, (0.1, 0.1, 0.8)) for c in claims]
     outcomes = {
-        "evidence": validate_evidence(claims, evidence),
+        "evidence": validate_evidence(EvidenceRows.of(claims, evidence)),
         "outputs": validate_outputs(verdicts, [c.item_id for c in claims]),
         "batch": validate_batch(verdicts),
     }
