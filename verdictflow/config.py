@@ -428,10 +428,12 @@ class ApiSettings(BaseModel):
         "experts.torch_threads.",
     )
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] | None = Field(
-        "onnx",
-        description="The embedder's backend in `verdictflow api` (fp32 ONNX: the torch model's "
-        "vectors, cosine 1.0, in half the time); None, or VERDICTFLOW_RETRIEVAL__EMBEDDING_BACKEND "
-        "set: retrieval.embedding_backend.",
+        "onnx-int8",
+        description="The embedder's backend in `verdictflow api`: int8 ONNX, 11.6 ms a one-claim "
+        "request against 25.8 ms in fp32 (the embedder is half a request's time, "
+        "benchmarks/results/api_profile.md); dev AUROC end to end within 0.004 of the torch "
+        "embedder on every set (benchmarks/results/mixture_choice.md); None, or "
+        "VERDICTFLOW_RETRIEVAL__EMBEDDING_BACKEND set: retrieval.embedding_backend.",
     )
     jobs_deployment: str = Field(
         "verify-dataset/verify-dataset", description="Deployment POST /v1/jobs starts."
