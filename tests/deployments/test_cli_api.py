@@ -15,7 +15,7 @@ def test_the_api_serves_with_its_own_backends_and_threads_unless_the_environment
         monkeypatch.delenv(f"VERDICTFLOW_{key}", raising=False)
     assert serving_env(Settings()) == {
         "VERDICTFLOW_EXPERTS__BACKEND": "onnx-int8",
-        "VERDICTFLOW_RETRIEVAL__EMBEDDING_BACKEND": "onnx",
+        "VERDICTFLOW_RETRIEVAL__EMBEDDING_BACKEND": "onnx-int8",
         "VERDICTFLOW_EXPERTS__TORCH_THREADS": "1",
     }
     monkeypatch.setenv("VERDICTFLOW_EXPERTS__TORCH_THREADS", "2")
