@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from quality.gates import (
+    EvidenceRows,
     GateOutcome,
     check_batch,
     check_evidence,
+    check_evidence_rows,
     check_outputs,
     quality_artifact_markdown,
     run_status,
@@ -91,6 +93,25 @@ def test_claim_without_evidence_entry_fails() -> None:
     del evidence["item-2:0"]
     outcome = check_evidence(data.claims(3), evidence)
     assert outcome.failed_ids == {"item-2:0": "has_evidence"}
+
+
+def test_evidence_rows_kept_batch_by_batch_give_the_whole_runs_outcome() -> None:
+    claims, evidence = data.claims(4), data.evidence(4)
+    evidence["item-3:0"] = [*evidence["item-3:0"], _ev("item-3:0", text="")]
+    del evidence["item-1:0"]
+    whole = check_evidence(claims, evidence)
+    first = {k: v for k, v in evidence.items() if k in ("item-0:0", "item-1:0")}
+    second = {k: v for k, v in evidence.items() if k not in first}
+    rows = EvidenceRows.concat(
+        [EvidenceRows.of(claims[:2], first), EvidenceRows.of(claims[2:], second)]
+    )
+    assert "text" not in rows.chunks.columns  # lengths only: the texts are not kept
+    batched = check_evidence_rows(rows)
+    assert batched.failed_ids == whole.failed_ids == {
+        "item-1:0": "has_evidence",
+        "item-3:0": "evidence_text",
+    }
+    assert check_evidence_rows(EvidenceRows.concat([])).results == []
 
 
 def test_score_bounds_come_from_settings(settings_env) -> None:
