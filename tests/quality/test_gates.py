@@ -107,10 +107,14 @@ def test_evidence_rows_kept_batch_by_batch_give_the_whole_runs_outcome() -> None
     )
     assert "text" not in rows.chunks.columns  # lengths only: the texts are not kept
     batched = check_evidence_rows(rows)
-    assert batched.failed_ids == whole.failed_ids == {
-        "item-1:0": "has_evidence",
-        "item-3:0": "evidence_text",
-    }
+    assert (
+        batched.failed_ids
+        == whole.failed_ids
+        == {
+            "item-1:0": "has_evidence",
+            "item-3:0": "evidence_text",
+        }
+    )
     assert check_evidence_rows(EvidenceRows.concat([])).results == []
 
 
