@@ -172,6 +172,8 @@ def _batches(
     evidence itself is not kept past its batch, so a long run's memory stays flat) and how
     many pairs each expert scored.
     """
+    if gates:
+        from quality.gates import EvidenceRows
     size = get_settings().verify.batch_items
     scorer = Scorer()
     runner = execution.batches()
@@ -187,17 +189,11 @@ def _batches(
             verdicts = group_items(decided)
             execution.run(stages.persist_batch, run_id, claims, evidence, scoring.scores, verdicts)
             if gates:
-                from quality.gates import EvidenceRows
-
                 rows.append(EvidenceRows.of(claims, evidence))
             for name, n in scoring.report["routed"].items():
                 routed[name] = routed.get(name, 0) + n
         execution.progress(min(len(items), start + size), len(items))
-    if not gates:
-        return None, routed
-    from quality.gates import EvidenceRows
-
-    return EvidenceRows.concat(rows), routed
+    return (EvidenceRows.concat(rows) if gates else None), routed
 
 
 def labels_of(items: list[Item]) -> dict[str, str] | None:
