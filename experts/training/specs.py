@@ -29,6 +29,10 @@ class Phase:
     # the sources where a claim has several evidence sentences (corpus.EVIDENCE_SET_SOURCES;
     # experts.training.augment.evidence_set_windows).
     evidence_sets: float = 0.0
+    # Rows added, as a share of the mix, from the spec's own ``datasets`` (outside the corpus:
+    # HaluEval), in equal parts per set. They never enter the corpus mix nor the dev sets a
+    # stage is judged on: those stay unlike them (issue 26).
+    extra_sets: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ class TrainingSpec:
 EXPERT_SPECS: dict[str, TrainingSpec] = {
     "generalist": TrainingSpec(
         "generalist",
-        (),
+        # HaluEval: only stage five adds its rows (Phase.extra_sets), outside the mix and dev.
+        ("halueval_qa", "halueval_dialogue", "halueval_summarization"),
         LABELS,
         (),
         description=(
@@ -91,6 +96,7 @@ EXPERT_SPECS: dict[str, TrainingSpec] = {
             Phase(0.4, 2e-5, distractors=0.5, unrelated=0.1),
             Phase(0.4, 1.5e-5, distractors=0.6, unrelated=0.1),
             Phase(0.3, 1.5e-5, distractors=0.5, unrelated=0.1, evidence_sets=0.08),
+            Phase(0.3, 1e-5, distractors=0.5, unrelated=0.1, evidence_sets=0.08, extra_sets=0.1),
         ),
         # The longest source (FEVER evidence) needs ~256 tokens at its 95th percentile; each
         # batch is cut at the longest need among its sources (experts.training.corpus).

@@ -36,7 +36,9 @@ from verdictflow.config import REPO_ROOT, get_settings
 def frames_for(spec: TrainingSpec, parts: dict[str, dict[str, pd.DataFrame]]) -> dict:
     """Train/dev/test frames of ``spec`` with a ``dataset`` column; train rows are capped per
     set and, for specs that ask, get evidence-swapped negatives (dev and test never do). A
-    corpus spec's train frame is its temperature-sampled mix, as many rows as the sets hold."""
+    corpus spec's train frame is its temperature-sampled mix, as many rows as the sets hold;
+    the train rows of its own ``datasets`` are kept apart as ``extra`` (``Phase.extra_sets``)
+    and its dev frame has only corpus sources."""
     caps = dict(spec.train_caps)
     seed = get_settings().training.seed
     out = {}
@@ -55,8 +57,15 @@ def frames_for(spec: TrainingSpec, parts: dict[str, dict[str, pd.DataFrame]]) ->
                         ignore_index=True,
                     )
             frames.append(part)
+        if spec.corpus:  # the spec's own data sets stay out of the mix and of dev
+            extra = [f for f in frames if len(f) and f["dataset"].iat[0] in spec.datasets]
+            frames = [f for f in frames if len(f) and f["dataset"].iat[0] not in spec.datasets]
+            if split == "train" and extra:
+                out["extra"] = pd.concat(extra, ignore_index=True)
+            elif split == "test":
+                frames += extra
         if split == "train" and spec.corpus:
-            by_set = {f["dataset"].iat[0]: f for f in frames if len(f)}
+            by_set = {f["dataset"].iat[0]: f for f in frames}
             total = sum(len(f) for f in by_set.values())
             out[split] = corpus.temperature_mix(by_set, spec.mix_temperature, total, seed)
         else:
@@ -179,6 +188,12 @@ def model_card(
                 f"- data: the verification corpus ({len(manifest)} sources, their licences in "
                 "its MANIFEST.md; several are non-commercial), each split by premise into "
                 f"train/dev/test; mix temperature {spec.mix_temperature}"
+                + (
+                    f"; {', '.join(spec.datasets)} added only where a stage says, never in "
+                    "the mix or the dev sets a stage is judged on"
+                    if spec.datasets
+                    else ""
+                )
             ]
             if spec.corpus
             else [
@@ -207,6 +222,11 @@ def model_card(
                     f"{p.learning_rate}, premises padded with other sources': {p.distractors:.0%},"
                     f" claims against another source's premise added: {p.unrelated:.0%},"
                     f" windows of one claim's premises added: {p.evidence_sets:.0%}"
+                    + (
+                        f", rows of {', '.join(spec.datasets)} added: {p.extra_sets:.0%}"
+                        if spec.datasets
+                        else ""
+                    )
                     for k, p in enumerate(spec.phases, 1)
                 ),
                 "",
@@ -279,11 +299,19 @@ def spec_phases(spec: TrainingSpec, cfg: TrainConfig) -> tuple[Phase, ...]:
     return spec.phases or (Phase(spec.epochs or 0.0, cfg.learning_rate),)
 
 
-def phase_frame(train: pd.DataFrame, phase: Phase, seed: int, cap: int, serve: int) -> pd.DataFrame:
+def phase_frame(
+    train: pd.DataFrame,
+    phase: Phase,
+    seed: int,
+    cap: int,
+    serve: int,
+    extra: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """A stage's training rows: the mix and a ``phase.unrelated`` share more of its claims
     against other sources' premises (``augment.unrelated_evidence``), a
     ``phase.evidence_sets`` share of windows joining one claim's premises
-    (``augment.evidence_set_windows``, at the length ``cap``); then a
+    (``augment.evidence_set_windows``, at the length ``cap``), a ``phase.extra_sets`` share
+    of the spec's own data sets' rows (``extra``, equal parts per set); then a
     ``phase.distractors`` share of the premises padded with other sources'
     (``augment.distractor_padded``), each padded row allowed the serving length ``serve`` or
     its own need, whichever is longer, up to ``cap``."""
@@ -297,6 +325,9 @@ def phase_frame(train: pd.DataFrame, phase: Phase, seed: int, cap: int, serve: i
         if "max_length" in windows.columns:
             windows["max_length"] = cap
         train = pd.concat([train, windows], ignore_index=True)
+    if phase.extra_sets and extra is not None and len(extra):
+        train = pd.concat([train, extra_rows(extra, phase.extra_sets * len(train), seed)])
+        train = train.reset_index(drop=True)
     if not phase.distractors:
         return train
     padded = augment.distractor_padded(train, phase.distractors, seed, max_chars=500)
@@ -304,6 +335,20 @@ def phase_frame(train: pd.DataFrame, phase: Phase, seed: int, cap: int, serve: i
         longer = padded["max_length"].clip(lower=serve, upper=cap)
         padded["max_length"] = padded["max_length"].where(~padded["padded"], longer)
     return padded.drop(columns="padded")
+
+
+def extra_rows(extra: pd.DataFrame, n: float, seed: int) -> pd.DataFrame:
+    """About ``n`` rows of ``extra``, in equal parts per data set (a set's rows are repeated
+    only when its part is larger than the set)."""
+    sets = extra.groupby("dataset", sort=True)
+    per_set = int(round(n / sets.ngroups))
+    return pd.concat(
+        [
+            part.sample(n=per_set, replace=per_set > len(part), random_state=seed)
+            for _, part in sets
+        ],
+        ignore_index=True,
+    )
 
 
 def train_phases(
@@ -336,7 +381,9 @@ def train_phases(
             log(f"{spec.name}: phase {k} found done ({result.steps} steps)")
             model = None
         else:
-            train = phase_frame(frames["train"], phase, stage.seed, cfg.max_length, serve)
+            train = phase_frame(
+                frames["train"], phase, stage.seed, cfg.max_length, serve, frames.get("extra")
+            )
             model, result = train_expert(
                 spec.name, spec.labels, train, frames["dev"], stage, done.parent, base, log
             )

@@ -215,3 +215,35 @@ def test_a_stage_adds_windows_of_one_claims_premises_at_the_full_length() -> Non
     assert out.iloc[: len(mix)].equals(mix)  # the mix itself is unchanged
     plain = train_run.phase_frame(mix, specs.Phase(0.3, 1e-5), seed=0, cap=256, serve=160)
     assert plain.equals(mix)
+
+
+def test_a_specs_own_data_sets_stay_out_of_the_mix_and_dev_until_a_stage_adds_them(
+    tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experts.training import specs, train_run
+    from verdictflow.config import reset_settings
+
+    monkeypatch.setenv("VERDICTFLOW_TRAINING__CORPUS_DIR", str(tiny_corpus))
+    reset_settings()
+    spec = specs.TrainingSpec("with_extra", ("two_way",), specs.LABELS, (), corpus=True)
+    parts = corpus.load_corpus()
+    frames = train_run.frames_for(spec, parts)
+    assert set(frames["extra"]["dataset"]) == {"two_way"}
+    assert len(frames["extra"]) == len(parts["two_way"]["train"])
+    assert "two_way" not in set(frames["train"]["dataset"]) | set(frames["dev"]["dataset"])
+    assert "two_way" in set(frames["test"]["dataset"])  # still measured
+
+    frames["extra"] = pd.concat(
+        [frames["extra"], frames["extra"].assign(dataset="other")], ignore_index=True
+    )
+    plain = specs.Phase(0.3, 1e-5)
+    assert train_run.phase_frame(frames["train"], plain, 0, 256, 160, frames["extra"]).equals(
+        frames["train"]
+    )
+    stage = specs.Phase(0.3, 1e-5, extra_sets=0.5)
+    out = train_run.phase_frame(frames["train"], stage, 0, 256, 160, frames["extra"])
+    added = out.iloc[len(frames["train"]) :]
+    assert abs(len(added) - len(frames["train"]) // 2) <= 1
+    counts = added["dataset"].value_counts()
+    assert set(counts.index) == {"two_way", "other"} and counts.max() - counts.min() <= 1
+    assert out.iloc[: len(frames["train"])].equals(frames["train"])
