@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install -qq --upgrade pip
 	@$(VENV)/bin/pip install -qq -e '.[dev]'
+	@# The models' ONNX files in the default home: the CLI's first verdict then loads no torch.
+	@$(VENV)/bin/verdictflow experts export-onnx --no-int8 >/dev/null 2>&1 \
+	  || echo "ONNX export skipped: torch serves the models"
 	@touch $(STAMP)
 
 setup: $(STAMP)

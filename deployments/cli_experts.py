@@ -100,18 +100,25 @@ def register(app: typer.Typer) -> None:
         int8: Annotated[bool, typer.Option(help="Also the int8-quantised file.")] = True,
         registry: Registry = None,
     ) -> None:
-        """Export every cross-encoder of the registry to ONNX (cached in HOME/models/onnx);
-        serve them with VERDICTFLOW_EXPERTS__BACKEND=onnx or onnx-int8."""
+        """Export every cross-encoder of the registry and the embedder to ONNX (cached in
+        HOME/models/onnx): the backend `auto` (the default) then serves them in fp32 without
+        importing torch; VERDICTFLOW_EXPERTS__BACKEND=onnx-int8 serves the int8 files."""
         from experts.registry import load_registry
         from experts.verifiers.cross_encoder import load_cross_encoder
         from experts.verifiers.onnx_backend import export_onnx
+        from retrieval.embedding import load_onnx_encoder
 
+        backends = ("onnx", "onnx-int8") if int8 else ("onnx",)
         for spec in load_registry(registry):
             if spec.kind != "cross_encoder" or spec.weights is None:
                 continue
             model = load_cross_encoder(spec.weights)
-            for backend in ("onnx", "onnx-int8") if int8 else ("onnx",):
+            for backend in backends:
                 typer.echo(f"{spec.name} {backend}: {export_onnx(model, spec.weights, backend)}")
+        for backend in backends:
+            encoder = load_onnx_encoder(backend)
+            where = encoder.file if encoder else "none (a GPU, or not a mean-pooled model)"
+            typer.echo(f"embedder {backend}: {where}")
 
     @experts_app.command("train-domain")
     def train_domain(

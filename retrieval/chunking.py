@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from retrieval.embedding import load_tokenizer
+from retrieval.embedding import token_spans
 from verdictflow.config import get_settings
 from verdictflow.contracts import Chunk
 
@@ -77,15 +77,8 @@ def _segments(text: str, size: int) -> Iterator[tuple[int, int]]:
 
 def _token_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the embedding tokenizer's tokens over ``text`` (no special tokens)."""
-    enc = load_tokenizer()(
-        text,
-        add_special_tokens=False,
-        return_offsets_mapping=True,
-        truncation=False,
-        verbose=False,
-    )
     spans: list[tuple[int, int]] = []
-    for s, e in enc["offset_mapping"]:
+    for s, e in token_spans(text):
         if e - s > MAX_TOKEN_CHARS:  # an [UNK] over an endless "word": count it in pieces
             spans.extend((p, min(p + MAX_TOKEN_CHARS, e)) for p in range(s, e, MAX_TOKEN_CHARS))
         elif e > s:

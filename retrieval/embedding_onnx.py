@@ -17,12 +17,15 @@ weights>/`` (``model.onnx``, ``model_int8.onnx``): exported once per home and we
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from verdictflow.onnx_files import Backend, cpu_session, exported, hf_output, onnx_path
 
+EMBEDDING_PREFIX = "embedding-"  # the embedder's exports: HOME/models/onnx/embedding-<folder>-...
 # Texts of similar length share a forward pass; one that would pad the others' rows past this
 # share of real tokens starts a pass of its own (a claim is not padded to its window's length).
 PADDING_SLACK = 1.25
@@ -30,7 +33,7 @@ PADDING_SLACK = 1.25
 
 def embedding_onnx_path(folder: Path, backend: Backend, home: Path | None = None) -> Path:
     """Where the exported encoder of ``folder`` for ``backend`` lives."""
-    return onnx_path(folder, backend, home, prefix="embedding-")
+    return onnx_path(folder, backend, home, prefix=EMBEDDING_PREFIX)
 
 
 def export_onnx(
@@ -44,7 +47,7 @@ def export_onnx(
         return hf_output(encoder, "last_hidden_state"), sample
 
     axes = {0: "batch", 1: "tokens"}
-    return exported(folder, backend, build, "hidden", axes, home, prefix="embedding-")
+    return exported(folder, backend, build, "hidden", axes, home, prefix=EMBEDDING_PREFIX)
 
 
 def length_groups(lengths: list[int], batch_size: int) -> list[list[int]]:
@@ -68,11 +71,46 @@ def length_groups(lengths: list[int], batch_size: int) -> list[list[int]]:
     return groups
 
 
-class OnnxEncoder:
-    """An ONNX Runtime session of the embedder's encoder: token ids -> last hidden states."""
+@dataclass(frozen=True)
+class PooledFolder:
+    """What the ONNX path needs of a sentence-transformers folder of mean-pooled vectors."""
 
-    def __init__(self, file: Path, threads: int | None = None) -> None:
+    dim: int  # the sentence vectors' width
+    max_length: int  # the model's token limit (``max_seq_length``)
+
+
+def mean_pooled_folder(folder: Path) -> PooledFolder | None:
+    """The folder's width and token limit when it is a sentence-transformers model of
+    mean-pooled (and normalised) token states, read from its config files; else None."""
+    folder = Path(folder)
+    try:
+        modules = json.loads((folder / "modules.json").read_text())
+        kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+        if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+            return None
+        pooling = json.loads((folder / modules[1]["path"] / "config.json").read_text())
+        limit = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
+    except (OSError, KeyError, IndexError, TypeError, ValueError):
+        return None
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode_") and v is True]
+    if pooling.get("pooling_mode") != "mean" and modes != ["pooling_mode_mean_tokens"]:
+        return None
+    dim = pooling.get("word_embedding_dimension") or pooling.get("embedding_dimension")
+    return PooledFolder(int(dim), int(limit)) if dim and limit else None
+
+
+class OnnxEncoder:
+    """An ONNX Runtime session of the embedder's encoder: token ids -> last hidden states.
+
+    ``folder`` is the model's (its tokenizer reads the texts), ``pooled`` what it pools to."""
+
+    def __init__(
+        self, file: Path, folder: Path, pooled: PooledFolder, threads: int | None = None
+    ) -> None:
         self.file = file
+        self.folder = folder
+        self.dim = pooled.dim
+        self.max_length = pooled.max_length
         self.session = cpu_session(file, threads)
         self.inputs = [i.name for i in self.session.get_inputs()]
 

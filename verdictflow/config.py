@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +17,8 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Device nodes of an NVIDIA driver: without one, device "auto" is the CPU (torch not imported).
+NVIDIA_DEVICES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia")
 
 
 class RetrievalSettings(BaseModel):
@@ -27,11 +30,13 @@ class RetrievalSettings(BaseModel):
     chunk_tokens: int = Field(128, description="Token budget of a chunk (embedding tokenizer).")
     chunk_overlap_tokens: int = Field(24, description="Tokens shared by neighbouring chunks.")
     embed_batch_size: int = 64
-    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch",
+    embedding_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        "auto",
         description="The embedder's forward pass: torch, or ONNX Runtime on the CPU (exported "
         "once under HOME/models/onnx; fp32 gives torch's vectors ~2x faster, int8 ~4x at a "
-        "cosine to them of 0.994 on average, 0.984 at worst). `verdictflow api` serves with "
+        "cosine to them of 0.994 on average, 0.984 at worst); auto: fp32 ONNX where this home "
+        "holds the export (`verdictflow experts export-onnx`, run by `make setup`), without "
+        "importing torch, else torch (never exports). `verdictflow api` serves with "
         "api.embedding_backend.",
     )
     embed_cache_size: int = Field(
@@ -104,10 +109,12 @@ class ExpertSettings(BaseModel):
     )
     batch_size: int = 64
     max_length: int = Field(256, description="Token limit of a cross-encoder pair.")
-    backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch",
+    backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        "auto",
         description="Cross-encoders' forward pass on a CPU: torch, or ONNX Runtime in fp32 or "
-        "with int8 weights (exported once into HOME/models/onnx).",
+        "with int8 weights (exported once into HOME/models/onnx); auto: fp32 ONNX (torch's "
+        "probabilities to ~1e-6) where this home holds the export (`verdictflow experts "
+        "export-onnx`, run by `make setup`), loaded without torch, else torch (never exports).",
     )
     torch_threads: int | None = Field(
         None,
@@ -501,6 +508,8 @@ class Settings(BaseSettings):
         """'cuda' when asked for or available under 'auto', else 'cpu'."""
         if self.device != "auto":
             return self.device
+        if "torch" not in sys.modules and not any(Path(p).exists() for p in NVIDIA_DEVICES):
+            return "cpu"  # no NVIDIA driver: no need to import torch to know
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"

@@ -39,6 +39,16 @@ def onnx_path(folder: Path, backend: Backend, home: Path | None = None, prefix: 
     return home / "models" / "onnx" / f"{prefix}{folder.name}-{weights_digest(folder)}" / name
 
 
+def resolve_backend(backend: str, folder: Path, prefix: str = "") -> Backend:
+    """The backend that serves ``folder``: ``auto`` is fp32 ONNX where this home holds its
+    export and no GPU is asked for or present, else torch (``auto`` never exports)."""
+    if backend != "auto":
+        return backend  # type: ignore[return-value]
+    if get_settings().resolved_device() != "cpu":
+        return "torch"
+    return "onnx" if onnx_path(Path(folder), "onnx", prefix=prefix).exists() else "torch"
+
+
 def partial_file(file: Path) -> Path:
     """A file of this process's own to write before the atomic rename (workers may race)."""
     return file.with_name(f"{file.stem}.{os.getpid()}.partial")

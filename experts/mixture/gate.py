@@ -4,7 +4,8 @@ Two gates share one interface (``expert_names`` and ``probs(pairs, domains) -> [
 
 - ``PriorGate``: the registry's knowledge, used until a trained gate exists. Each expert's
   logit is ``log(prior) + boost * (keyword/pattern hits in the claim + domain match)``.
-- ``LearnedGate``: a small torch network over the claim and evidence embeddings and cheap
+- ``LearnedGate``: a small torch network (``experts.mixture.gate_net``, imported only when a
+  trained gate is in force) over the claim and evidence embeddings and cheap
   features (``experts.mixture.features``), trained by
   ``experts.training.gate_training.train_gate`` and saved with a version at
   ``settings.experts.gate_path`` (default HOME/models/gate.pt).
@@ -18,15 +19,12 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import torch
-from torch import nn
 
 from experts.base import Pair
 from experts.registry import ExpertSpec
 from verdictflow.config import REPO_ROOT, get_settings
 
 logger = logging.getLogger(__name__)
-GATE_FORMAT = 1
 # Used when HOME has no gate. None ships: the learned gate misses changed numbers on product
 # specs that the prior catches (README, Quality); models/gate-learned.pt is opt-in.
 SHIPPED_GATE = REPO_ROOT / "models" / "gate.pt"
@@ -87,30 +85,12 @@ class PriorGate:
         return _softmax(np.stack(rows))
 
 
-class GateNet(nn.Module):
-    """Two-layer router with a noise head (noisy top-k gating, Shazeer et al. 2017)."""
-
-    def __init__(self, in_dim: int, n_experts: int, hidden: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(0.1))
-        self.route = nn.Linear(hidden, n_experts)
-        self.noise = nn.Linear(hidden, n_experts)
-
-    def forward(self, x: torch.Tensor, noisy: bool = False) -> torch.Tensor:
-        """Routing logits; with ``noisy`` adds N(0, softplus(noise head)) as in training."""
-        h = self.body(x)
-        logits = self.route(h)
-        if noisy:
-            logits = logits + torch.randn_like(logits) * nn.functional.softplus(self.noise(h))
-        return logits
-
-
 class LearnedGate:
     """A trained ``GateNet`` restricted to the experts available now."""
 
     def __init__(
         self,
-        net: GateNet,
+        net,  # experts.mixture.gate_net.GateNet
         expert_names: list[str],
         version: str,
         prior: PriorGate | None = None,
@@ -131,6 +111,8 @@ class LearnedGate:
     def probs(self, pairs: Sequence[Pair], domains: Sequence[Domains] | None = None):
         if not pairs:
             return np.zeros((0, len(self.expert_names)))
+        import torch
+
         from experts.mixture.features import pair_features
 
         x = torch.from_numpy(pair_features(pairs))
@@ -153,28 +135,6 @@ def gate_file(path: str | Path | None = None) -> Path:
     return Path(path or settings.experts.gate_path or settings.models_dir / "gate.pt")
 
 
-def save_gate(net: GateNet, expert_names: list[str], metrics: dict, path: Path) -> str:
-    """Write the gate with the next version number; returns that version ("v<N>")."""
-    previous = 0
-    if path.exists():
-        previous = int(torch.load(path, weights_only=True).get("version", 0))
-    version = previous + 1
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": GATE_FORMAT,
-        "version": version,
-        "expert_names": list(expert_names),
-        "in_dim": net.body[0].in_features,
-        "hidden": net.body[0].out_features,
-        "state_dict": net.state_dict(),
-        "metrics": {k: float(v) for k, v in metrics.items()},
-    }
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return f"v{version}"
-
-
 def gate_in_force(path: str | Path | None = None) -> Path | None:
     """The trained gate file ``load_gate`` reads: ``path``, the setting, HOME's, else the
     shipped one; None when there is none (the prior gate routes)."""
@@ -192,6 +152,10 @@ def load_gate(specs: Sequence[ExpertSpec], path: str | Path | None = None) -> Ga
     file = gate_in_force(path)
     names = [s.name for s in specs]
     if file is not None:
+        import torch
+
+        from experts.mixture.gate_net import GateNet
+
         payload = torch.load(file, weights_only=True)
         known = [n for n in payload["expert_names"] if n in names]
         unknown = sorted(set(names) - set(payload["expert_names"]))

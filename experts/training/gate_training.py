@@ -17,7 +17,8 @@ import torch
 
 from experts.base import Expert, Pair
 from experts.mixture.features import pair_features
-from experts.mixture.gate import GateNet, gate_file, save_gate
+from experts.mixture.gate import gate_file
+from experts.mixture.gate_net import GateNet, save_gate
 from experts.mixture.routing import balance_score, load_balancing_loss, utilisation
 from verdictflow.config import get_settings
 from verdictflow.contracts import label_index

@@ -20,28 +20,37 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from experts.base import Pair
-from experts.verifiers.onnx_backend import Backend, OnnxLogits, export_onnx
+from experts.verifiers.onnx_backend import Backend, OnnxLogits, export_onnx, onnx_path
 from verdictflow.config import get_settings, offline_hub
 from verdictflow.contracts import label_index
+from verdictflow.onnx_files import resolve_backend
+from verdictflow.tokenizer import has_tokenizer, pair_features
+
+if TYPE_CHECKING:
+    import torch
 
 
 def load_cross_encoder(
     folder: str | Path,
     device: str = "cpu",
     max_length: int | None = None,
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
     config: dict | None = None,
     new_head: bool = False,
 ):
     """A ``CrossEncoder`` from a folder on disk, never from a hub (``new_head``: the
-    classification head may differ in shape from the folder's, as when training starts)."""
+    classification head may differ in shape from the folder's, as when training starts;
+    ``dtype``: float32 unless given)."""
     offline_hub()
+    import torch
     from sentence_transformers import CrossEncoder
+
+    dtype = dtype or torch.float32
 
     return CrossEncoder(
         str(folder),
@@ -55,6 +64,8 @@ def load_cross_encoder(
 
 def encode(model, first: Sequence[str], second: Sequence[str]) -> dict:
     """Token tensors of (first, second) pairs, padded to the longest, on the model's device."""
+    import torch
+
     features = model.preprocess(list(zip(first, second, strict=True)))
     return {k: v.to(model.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
 
@@ -75,6 +86,8 @@ def pair_probabilities(
 
     ``logits_of`` runs the forward pass instead of the torch model (``OnnxLogits``); the
     tokens are the same either way."""
+    import torch
+
     first, second = list(first), list(second)
     out = np.zeros((len(first), model.num_labels), dtype=np.float64)
     order = np.argsort([len(a) + len(b) for a, b in zip(first, second, strict=True)])
@@ -87,6 +100,33 @@ def pair_probabilities(
             else:
                 logits = torch.from_numpy(logits_of(features)).float()
             out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
+    return out
+
+
+def onnx_probabilities(
+    folder: Path,
+    logits_of: OnnxLogits,
+    first: Sequence[str],
+    second: Sequence[str],
+    max_length: int,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """``pair_probabilities`` through ONNX Runtime without torch: the same length-sorted
+    batches, the tokens from ``verdictflow.tokenizer`` (the CrossEncoder's own, checked)."""
+    first, second = list(first), list(second)
+    out = np.zeros((len(first), 0), dtype=np.float64)
+    order = np.argsort([len(a) + len(b) for a, b in zip(first, second, strict=True)])
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        features = pair_features(
+            folder, [first[i] for i in idx], [second[i] for i in idx], max_length
+        )
+        logits = logits_of(features).astype(np.float64)
+        if out.shape[1] == 0:
+            out = np.zeros((len(first), logits.shape[1]), dtype=np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        out[idx] = probs / probs.sum(axis=1, keepdims=True)
     return out
 
 
@@ -113,7 +153,6 @@ class CrossEncoderExpert:
         backend: Backend | None = None,
     ) -> None:
         settings = get_settings()
-        torch.set_num_threads(settings.compute_threads())
         self.folder = Path(weights)
         meta_file = self.folder / "verdictflow.json"
         meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
@@ -128,16 +167,26 @@ class CrossEncoderExpert:
             else mc_dropout_samples
         )
         self.device = settings.resolved_device() if device == "auto" else device
-        dtype = torch.float16 if self.device == "cuda" else torch.float32
-        self.model = load_cross_encoder(self.folder, self.device, self.max_length, dtype)
-        self.model.eval()
-        self.tokenizer = self.model.tokenizer
-        self.labels = label_matrix(self.model.config.id2label, self.folder)
         self.last_variance: np.ndarray | None = None
-        self.backend: Backend = backend or settings.experts.backend
+        self.backend: Backend = resolve_backend(backend or settings.experts.backend, self.folder)
         if self.device != "cpu" or self.mc_samples > 0:
             self.backend = "torch"  # ONNX Runtime here is the CPU path, without dropout
         self.onnx: OnnxLogits | None = None
+        self.model = None
+        exported = onnx_path(self.folder, self.backend) if self.backend != "torch" else None
+        if exported is not None and exported.exists() and has_tokenizer(self.folder):
+            # Exported before: served without torch or sentence-transformers.
+            config = json.loads((self.folder / "config.json").read_text())
+            self.labels = label_matrix(config["id2label"], self.folder)
+            self.onnx = OnnxLogits(exported)
+            return
+        import torch
+
+        torch.set_num_threads(settings.compute_threads())
+        dtype = torch.float16 if self.device == "cuda" else torch.float32
+        self.model = load_cross_encoder(self.folder, self.device, self.max_length, dtype)
+        self.model.eval()
+        self.labels = label_matrix(self.model.config.id2label, self.folder)
         if self.backend != "torch":
             self.onnx = OnnxLogits(export_onnx(self.model, self.folder, self.backend))
 
@@ -148,6 +197,10 @@ class CrossEncoderExpert:
         return (claims, evidence) if self.input_order == "claim_evidence" else (evidence, claims)
 
     def _set_dropout(self, active: bool) -> None:
+        if self.model is None:
+            return
+        import torch
+
         for module in self.model.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.train(active)
@@ -162,17 +215,20 @@ class CrossEncoderExpert:
         self._set_dropout(self.mc_samples > 0)
         try:
             runs = np.stack(
-                [
-                    pair_probabilities(self.model, first, second, self.batch_size, self.onnx)
-                    @ self.labels
-                    for _ in range(passes)
-                ]
+                [self._probabilities(first, second) @ self.labels for _ in range(passes)]
             )
         finally:
             self._set_dropout(False)
         mean = runs.mean(axis=0)
         mean = mean / mean.sum(axis=1, keepdims=True)
         return mean, runs.var(axis=0)
+
+    def _probabilities(self, first: list[str], second: list[str]) -> np.ndarray:
+        if self.model is None:
+            return onnx_probabilities(
+                self.folder, self.onnx, first, second, self.max_length, self.batch_size
+            )
+        return pair_probabilities(self.model, first, second, self.batch_size, self.onnx)
 
     def predict(self, pairs: Sequence[Pair]) -> np.ndarray:
         """Probabilities over (supported, contradicted, not_enough_info), one row per pair;

@@ -38,7 +38,8 @@ def export_onnx(model, folder: Path, backend: Backend, home: Path | None = None)
 
 
 class OnnxLogits:
-    """An ONNX Runtime session that maps the CrossEncoder's token tensors to logits."""
+    """An ONNX Runtime session that maps a pair's tokens (the CrossEncoder's tensors, or
+    ``verdictflow.tokenizer``'s arrays) to logits."""
 
     def __init__(self, file: Path, threads: int | None = None) -> None:
         self.file = file
@@ -47,5 +48,10 @@ class OnnxLogits:
 
     def __call__(self, features: dict) -> np.ndarray:
         """Logits [n, num_labels] of ``encode``'s tensors."""
-        feed = {name: features[name].cpu().numpy() for name in self.inputs}
+        feed = {name: np.asarray(_numpy(features[name])) for name in self.inputs}
         return self.session.run(None, feed)[0]
+
+
+def _numpy(value):
+    """An input as numpy: torch tensors (the CrossEncoder's tokens) or arrays already."""
+    return value if isinstance(value, np.ndarray) else value.cpu().numpy()

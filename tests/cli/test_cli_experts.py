@@ -110,7 +110,9 @@ def test_export_onnx_writes_each_cross_encoder_once_into_home(home: Path, tmp_pa
     result = runner.invoke(_app(), ["experts", "export-onnx", "--registry", reg])
     assert result.exit_code == 0, result.output
     files = sorted((home / "models" / "onnx").rglob("*.onnx"))
-    assert [f.name for f in files] == ["model.onnx", "model_int8.onnx"]
+    folders = sorted({f.parent.name.rsplit("-", 1)[0] for f in files})
+    assert folders == ["embedding-model", "tiny"]  # the cross-encoder and the embedder
+    assert sorted(f.name for f in files) == ["model.onnx", "model.onnx"] + ["model_int8.onnx"] * 2
     assert all(str(f) in result.output for f in files)
     stamps = [f.stat().st_mtime_ns for f in files]
     again = runner.invoke(_app(), ["experts", "export-onnx", "--registry", reg])

@@ -28,7 +28,9 @@ def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def expert(tiny_folder: Path) -> CrossEncoderExpert:
-    return CrossEncoderExpert(tiny_folder, name="tiny", batch_size=2, mc_dropout_samples=0)
+    return CrossEncoderExpert(
+        tiny_folder, name="tiny", batch_size=2, mc_dropout_samples=0, backend="torch"
+    )
 
 
 def test_loads_offline_and_reads_its_metadata(expert: CrossEncoderExpert) -> None:
@@ -52,7 +54,7 @@ def test_batching_and_padding_do_not_change_scores(expert: CrossEncoderExpert) -
 def test_truncates_only_the_evidence(expert: CrossEncoderExpert) -> None:
     encoded = encode(expert.model, *expert.ordered([PAIRS[2]]))["input_ids"][0].tolist()
     assert len(encoded) == 64
-    claim_ids = expert.tokenizer(PAIRS[2][0], add_special_tokens=False)["input_ids"]
+    claim_ids = expert.model.tokenizer(PAIRS[2][0], add_special_tokens=False)["input_ids"]
     assert encoded[-1 - len(claim_ids) : -1] == claim_ids  # the claim survives
 
 
@@ -129,6 +131,8 @@ def test_onnx_backends_read_pairs_as_torch_does_and_export_once(
     from experts.verifiers.onnx_backend import onnx_path
 
     torch_probs = expert.predict(PAIRS)
+    # auto: torch until this home holds the export (auto never exports)
+    assert CrossEncoderExpert(tiny_folder, name="tiny", backend="auto").backend == "torch"
     fp32 = CrossEncoderExpert(tiny_folder, name="tiny", batch_size=2, backend="onnx")
     assert fp32.onnx is not None and fp32.onnx.file == onnx_path(tiny_folder, "onnx", home)
     np.testing.assert_allclose(fp32.predict(PAIRS), torch_probs, atol=1e-4)
@@ -139,3 +143,8 @@ def test_onnx_backends_read_pairs_as_torch_does_and_export_once(
     stamp = fp32.onnx.file.stat().st_mtime_ns
     again = CrossEncoderExpert(tiny_folder, name="tiny", backend="onnx")
     assert again.onnx.file.stat().st_mtime_ns == stamp
+    # An exported model is served without the CrossEncoder (no torch): the same probabilities.
+    for light in (again, CrossEncoderExpert(tiny_folder, name="tiny", backend="auto")):
+        assert light.model is None and light.backend == "onnx"
+        np.testing.assert_allclose(light.predict(PAIRS), torch_probs, atol=1e-4)
+        np.testing.assert_allclose(light.predict(PAIRS[::-1]), torch_probs[::-1], atol=1e-4)

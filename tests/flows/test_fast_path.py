@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from verdictflow.config import REPO_ROOT
 
 ITEM = {
@@ -24,9 +26,24 @@ result = fast_path.verify_items(path=sys.argv[1])
 print(json.dumps({
     "status": result.status,
     "labels": [v.label.value for v in result.verdicts],
+    "p": [v.p_supported for v in result.verdicts],
     "imported": sorted(m for m in %r if m in sys.modules),
 }))
 """
+MODELS = ("torch", "sentence_transformers", "transformers", "sklearn")
+
+
+def _verify_in_subprocess(items: Path, home: Path, modules: tuple[str, ...], **env: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT % (modules,), str(items)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "VERDICTFLOW_HOME": str(home), **env},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_one_record_is_verified_without_prefect_dask_or_great_expectations(
@@ -34,19 +51,39 @@ def test_one_record_is_verified_without_prefect_dask_or_great_expectations(
 ) -> None:
     items = tmp_path / "one.jsonl"
     items.write_text(json.dumps(ITEM) + "\n")
-    env = {**os.environ, "VERDICTFLOW_HOME": str(tmp_path / "home")}
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT % (HEAVY,), str(items)],
+    out = _verify_in_subprocess(items, tmp_path / "home", HEAVY)
+    assert out["status"] == "completed" and out["labels"] == ["contradicted"]
+    assert out["imported"] == []
+
+
+@pytest.mark.slow
+def test_with_the_models_exported_the_fast_path_loads_no_torch_and_agrees_with_it(
+    tmp_path: Path,
+) -> None:
+    items = tmp_path / "one.jsonl"
+    items.write_text(json.dumps(ITEM) + "\n")
+    home = tmp_path / "home"
+    torch = _verify_in_subprocess(
+        items,
+        home,
+        MODELS,
+        VERDICTFLOW_EXPERTS__BACKEND="torch",
+        VERDICTFLOW_RETRIEVAL__EMBEDDING_BACKEND="torch",
+    )
+    assert torch["imported"] == sorted(MODELS)  # the torch path, for comparison
+    export = subprocess.run(
+        [sys.executable, "-m", "deployments.cli", "experts", "export-onnx", "--no-int8"],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
-        env=env,
+        env={**os.environ, "VERDICTFLOW_HOME": str(home)},
         timeout=600,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out["status"] == "completed" and out["labels"] == ["contradicted"]
-    assert out["imported"] == []
+    assert export.returncode == 0, export.stderr[-2000:]
+    assert "embedder onnx" in export.stdout and "nli-general onnx" in export.stdout
+    light = _verify_in_subprocess(items, home, (*HEAVY, *MODELS))  # backends: auto
+    assert light["imported"] == [] and light["labels"] == torch["labels"]
+    assert abs(light["p"][0] - torch["p"][0]) < 1e-4
 
 
 def test_the_fast_path_applies_to_few_records_outside_a_run(tmp_path: Path, home) -> None:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from retrieval.chunking import chunk_text, text_hash
-from retrieval.embedding import load_tokenizer
+from retrieval.embedding import packaged_model_path
+
+
+@functools.cache
+def _hf_tokenizer():
+    from transformers import AutoTokenizer  # transformers' count: independent of the chunker's
+
+    return AutoTokenizer.from_pretrained(packaged_model_path())
 
 
 def n_tokens(text: str) -> int:
-    return len(load_tokenizer()(text, add_special_tokens=False, verbose=False)["input_ids"])
+    return len(_hf_tokenizer()(text, add_special_tokens=False, verbose=False)["input_ids"])
 
 
 PROSE = (

@@ -28,8 +28,9 @@ def _fresh() -> None:
 
 
 @pytest.fixture
-def backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
-    """Switch ``retrieval.embedding_backend`` (caches emptied); torch again afterwards."""
+def backend(home, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Switch ``retrieval.embedding_backend`` (caches emptied) in a fresh home (its exports
+    stay there); torch again afterwards."""
 
     def use(name: str) -> None:
         monkeypatch.setenv("VERDICTFLOW_RETRIEVAL__EMBEDDING_BACKEND", name)
@@ -39,6 +40,7 @@ def backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
     yield use
     monkeypatch.delenv("VERDICTFLOW_RETRIEVAL__EMBEDDING_BACKEND", raising=False)
     reset_settings()
+    embedding.load_onnx_encoder.cache_clear()  # its files lived in this test's home
     _fresh()
 
 
@@ -96,3 +98,39 @@ def test_texts_share_a_pass_only_with_texts_of_similar_length() -> None:
     assert length_groups([60, 18, 62, 61], 64) == [[1], [0, 3, 2]]
     assert length_groups([10] * 5, 2) == [[0, 1], [2, 3], [4]]
     assert length_groups([], 8) == []
+
+
+def test_auto_serves_the_export_when_the_home_has_it_and_reads_config_not_the_model(
+    backend,
+) -> None:
+    backend("auto")
+    assert embedding.onnx_encoder() is None  # nothing exported: torch, and auto never exports
+    backend("torch")
+    vectors = embedding.embed_texts(TEXTS)
+    backend("onnx")
+    embedding.embed_texts(TEXTS[:1])  # exports
+    backend("auto")
+    encoder = embedding.onnx_encoder()
+    assert encoder is not None and encoder.file.name == "model.onnx"
+    assert (encoder.dim, encoder.max_length) == (384, 256)  # from the folder's config files
+    assert embedding.embedding_dim() == 384 and embedding.max_seq_length() == 256
+    np.testing.assert_allclose(embedding.embed_texts(TEXTS), vectors, atol=1e-5)
+
+
+def test_a_folder_is_read_as_mean_pooled_only_when_its_config_says_so(tmp_path) -> None:
+    import json
+    import shutil
+
+    from retrieval.embedding_onnx import PooledFolder, mean_pooled_folder
+
+    src = embedding.packaged_model_path()
+    assert mean_pooled_folder(src) == PooledFolder(384, 256)
+    folder = tmp_path / "cls"
+    shutil.copytree(src, folder, ignore=shutil.ignore_patterns("*.safetensors"))
+    pooling = folder / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    pooling.write_text(
+        json.dumps({**config, "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True})
+    )
+    assert mean_pooled_folder(folder) is None
+    assert mean_pooled_folder(tmp_path / "missing") is None

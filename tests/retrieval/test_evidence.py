@@ -88,7 +88,11 @@ def test_no_corpus_and_no_context_means_no_evidence(home):
 
 
 def test_corpus_chunks_longer_than_a_window_are_cut_to_fit(home, tmp_path):
-    from retrieval.embedding import load_tokenizer
+    from transformers import AutoTokenizer
+
+    from retrieval.embedding import packaged_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path())
 
     lines = [f"Line {i} says the valley farm keeps {i} goats and some sheep." for i in range(8)]
     text = "\n".join([*lines, "The farm does not sell cheese."])
@@ -96,11 +100,11 @@ def test_corpus_chunks_longer_than_a_window_are_cut_to_fit(home, tmp_path):
     ingest_paths([tmp_path])
     c = claim("c", "The farm sells cheese.")
     (whole,) = gather_evidence([c], k=1)["c"]  # one retrieval chunk, as stored
-    assert "cheese" in whole.text and len(load_tokenizer()(whole.text)["input_ids"]) > 40
+    assert "cheese" in whole.text and len(tokenizer(whole.text)["input_ids"]) > 40
     pieces = gather_evidence([c], k=1, window=40, overlap=8)["c"]
     assert len(pieces) > 1 and [e.rank for e in pieces] == list(range(1, len(pieces) + 1))
     assert all(e.chunk_id.startswith(f"{whole.chunk_id}@w") for e in pieces)
-    assert all(len(load_tokenizer()(e.text, add_special_tokens=False)["input_ids"]) <= 40
+    assert all(len(tokenizer(e.text, add_special_tokens=False)["input_ids"]) <= 40
                for e in pieces)  # fmt: skip
     assert any("does not sell cheese" in e.text for e in pieces)  # nothing is lost
 

@@ -9,13 +9,20 @@ import numpy as np
 
 from experts.mixture.scoring import Batch, InProcessRunner, Scorer
 from experts.registry import cached_expert, load_registry, reading_window, window_tokens
-from retrieval.embedding import load_tokenizer
+from retrieval.embedding import packaged_model_path
 from tasks.stages import evidence_for
 from tests.experts.tiny_models import make_tiny_cross_encoder, write_registry
 from verdictflow.config import get_settings
 from verdictflow.contracts import Claim
 
 SENTENCE = "Paragraph {i} says the valley farm grew {i} tonnes of barley in a dry year."
+
+
+def hf_tokenizer():
+    """transformers' tokenizer of the embedder: an independent measure of token counts."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(packaged_model_path())
 
 
 def _two_readers(tmp_path: Path) -> Path:
@@ -59,7 +66,7 @@ def test_context_windows_fit_the_longest_reader_whole(home: Path, tmp_path: Path
 
     claim = _long_claim()
     evidence = evidence_for([claim])["c"]
-    tokenizer = load_tokenizer()
+    tokenizer = hf_tokenizer()
     assert evidence and all(e.text in claim.context for e in evidence)
     sizes = [len(tokenizer(e.text, claim.text)["input_ids"]) for e in evidence]
     assert max(sizes) <= 192  # the long reader reads every window whole
@@ -78,7 +85,7 @@ def test_each_expert_reads_windows_of_its_own_length(home: Path, tmp_path: Path)
     runner = Recording()
     score = Scorer(str(registry), top_k=2).score([claim], evidence, runner).scores[0]
 
-    tokenizer = load_tokenizer()
+    tokenizer = hf_tokenizer()
     tokens = {
         name: [len(tokenizer(e, c)["input_ids"]) for c, e in pairs]
         for name, pairs in runner.read.items()
