@@ -16,13 +16,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from experts.base import Pair
 from experts.registry import ExpertSpec
 from verdictflow.config import REPO_ROOT, get_settings
+
+if TYPE_CHECKING:
+    from experts.mixture.gate_net import GateNet
 
 logger = logging.getLogger(__name__)
 # Used when HOME has no gate. None ships: the learned gate misses changed numbers on product
@@ -90,7 +93,7 @@ class LearnedGate:
 
     def __init__(
         self,
-        net,  # experts.mixture.gate_net.GateNet
+        net: GateNet,
         expert_names: list[str],
         version: str,
         prior: PriorGate | None = None,

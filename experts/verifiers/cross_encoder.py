@@ -18,7 +18,7 @@ the uncertainty stage.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,6 +75,18 @@ def pair_logits(model, features: dict) -> torch.Tensor:
     return model(features)["scores"]
 
 
+def length_sorted_batches(
+    first: Sequence[str], second: Sequence[str], batch_size: int
+) -> Iterator[tuple[np.ndarray, list[str], list[str]]]:
+    """(indices, firsts, seconds) of the pairs in batches of similar length, shortest first:
+    a result written at the indices comes back in the pairs' order."""
+    first, second = list(first), list(second)
+    order = np.argsort([len(a) + len(b) for a, b in zip(first, second, strict=True)])
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        yield idx, [first[i] for i in idx], [second[i] for i in idx]
+
+
 def pair_probabilities(
     model,
     first: Sequence[str],
@@ -88,13 +100,10 @@ def pair_probabilities(
     tokens are the same either way."""
     import torch
 
-    first, second = list(first), list(second)
     out = np.zeros((len(first), model.num_labels), dtype=np.float64)
-    order = np.argsort([len(a) + len(b) for a, b in zip(first, second, strict=True)])
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            features = encode(model, [first[i] for i in idx], [second[i] for i in idx])
+        for idx, a, b in length_sorted_batches(first, second, batch_size):
+            features = encode(model, a, b)
             if logits_of is None:
                 logits = pair_logits(model, features).float()
             else:
@@ -109,23 +118,15 @@ def onnx_probabilities(
     first: Sequence[str],
     second: Sequence[str],
     max_length: int,
+    num_labels: int,
     batch_size: int = 64,
 ) -> np.ndarray:
     """``pair_probabilities`` through ONNX Runtime without torch: the same length-sorted
     batches, the tokens from ``verdictflow.tokenizer`` (the CrossEncoder's own, checked)."""
-    first, second = list(first), list(second)
-    out = np.zeros((len(first), 0), dtype=np.float64)
-    order = np.argsort([len(a) + len(b) for a, b in zip(first, second, strict=True)])
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        features = pair_features(
-            folder, [first[i] for i in idx], [second[i] for i in idx], max_length
-        )
-        logits = logits_of(features).astype(np.float64)
-        if out.shape[1] == 0:
-            out = np.zeros((len(first), logits.shape[1]), dtype=np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
+    out = np.zeros((len(first), num_labels), dtype=np.float64)
+    for idx, a, b in length_sorted_batches(first, second, batch_size):
+        logits = logits_of(pair_features(folder, a, b, max_length)).astype(np.float64)
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         out[idx] = probs / probs.sum(axis=1, keepdims=True)
     return out
 
@@ -225,8 +226,9 @@ class CrossEncoderExpert:
 
     def _probabilities(self, first: list[str], second: list[str]) -> np.ndarray:
         if self.model is None:
+            n_labels = len(self.labels)
             return onnx_probabilities(
-                self.folder, self.onnx, first, second, self.max_length, self.batch_size
+                self.folder, self.onnx, first, second, self.max_length, n_labels, self.batch_size
             )
         return pair_probabilities(self.model, first, second, self.batch_size, self.onnx)
 

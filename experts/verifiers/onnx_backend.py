@@ -48,7 +48,7 @@ class OnnxLogits:
 
     def __call__(self, features: dict) -> np.ndarray:
         """Logits [n, num_labels] of ``encode``'s tensors."""
-        feed = {name: np.asarray(_numpy(features[name])) for name in self.inputs}
+        feed = {name: _numpy(features[name]) for name in self.inputs}
         return self.session.run(None, feed)[0]
 
 
