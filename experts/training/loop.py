@@ -97,12 +97,13 @@ def class_weights(targets: np.ndarray, n_targets: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
-def pair_loss(logits, targets, weights, smoothing: float = 0.0):
+def pair_loss(logits, targets, weights, smoothing: float = 0.0, row_weights=None):
     """Weighted NLL; target 3 ('not_supported') on a 3-class model is -log(1 - p_supported).
 
     With ``smoothing`` ε, each row's loss is ``(1 - ε) * NLL + ε * (mean NLL over the model's
     labels)``: label smoothing, which keeps the logits from growing without end on the easy
-    rows (less overconfidence on text unlike the training data).
+    rows (less overconfidence on text unlike the training data). ``row_weights`` (one per
+    row, e.g. ``bias.debiased_weights``) multiply the class weights.
     """
     import torch
 
@@ -116,7 +117,9 @@ def pair_loss(logits, targets, weights, smoothing: float = 0.0):
     if smoothing:
         nll = (1.0 - smoothing) * nll - smoothing * logp.mean(dim=-1)
     w = weights[targets]
-    return (nll * w).sum() / w.sum()
+    if row_weights is not None:
+        w = w * row_weights
+    return (nll * w).sum() / w.sum().clamp_min(1e-8)
 
 
 def distill_loss(logits, teacher_logits):
@@ -195,6 +198,12 @@ def train_expert(
     row_limits = (
         train["max_length"].to_numpy(dtype=np.int64) if "max_length" in train.columns else None
     )
+    # Per-row loss weights (a debiased stage's, ``bias.debiased_weights``), else none.
+    row_weights = (
+        torch.tensor(train["weight"].to_numpy(dtype=np.float32), device=device)
+        if "weight" in train.columns
+        else None
+    )
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -245,7 +254,8 @@ def train_expert(
         y = torch.as_tensor(targets[idx], device=device)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
             logits = pair_logits(model, batch)
-        loss = pair_loss(logits, y, weights, cfg.label_smoothing)
+        rows = None if row_weights is None else row_weights[torch.as_tensor(idx, device=device)]
+        loss = pair_loss(logits, y, weights, cfg.label_smoothing, rows)
         if teacher is not None and cfg.distill:
             with torch.no_grad():
                 taught = pair_logits(teacher, batch)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experts.training import augment, corpus, synthetic
+from experts.training import augment, bias, corpus, synthetic
 from experts.training import data as vdata
 from experts.training.expert_io import load_tokenizer
 from experts.training.loop import (
@@ -227,6 +227,12 @@ def model_card(
                         if spec.datasets
                         else ""
                     )
+                    + (
+                        f", rows weighted 1 - {p.debias} x p_bias(gold) against a lexical "
+                        "bias model (experts.training.bias)"
+                        if p.debias
+                        else ""
+                    )
                     for k, p in enumerate(spec.phases, 1)
                 ),
                 "",
@@ -314,7 +320,8 @@ def phase_frame(
     of the spec's own data sets' rows (``extra``, equal parts per set); then a
     ``phase.distractors`` share of the premises padded with other sources'
     (``augment.distractor_padded``), each padded row allowed the serving length ``serve`` or
-    its own need, whichever is longer, up to ``cap``."""
+    its own need, whichever is longer, up to ``cap``; with ``phase.debias``, a ``weight``
+    per row against the lexical bias model (``bias.debiased_weights``)."""
     if phase.unrelated:
         extra = augment.unrelated_evidence(train, phase.unrelated, seed)
         train = pd.concat([train, extra], ignore_index=True)
@@ -328,13 +335,15 @@ def phase_frame(
     if phase.extra_sets and extra is not None and len(extra):
         train = pd.concat([train, extra_rows(extra, phase.extra_sets * len(train), seed)])
         train = train.reset_index(drop=True)
-    if not phase.distractors:
-        return train
-    padded = augment.distractor_padded(train, phase.distractors, seed, max_chars=500)
-    if "max_length" in padded.columns:
-        longer = padded["max_length"].clip(lower=serve, upper=cap)
-        padded["max_length"] = padded["max_length"].where(~padded["padded"], longer)
-    return padded.drop(columns="padded")
+    if phase.distractors:
+        padded = augment.distractor_padded(train, phase.distractors, seed, max_chars=500)
+        if "max_length" in padded.columns:
+            longer = padded["max_length"].clip(lower=serve, upper=cap)
+            padded["max_length"] = padded["max_length"].where(~padded["padded"], longer)
+        train = padded.drop(columns="padded")
+    if phase.debias:
+        train = train.assign(weight=bias.debiased_weights(train, phase.debias, seed))
+    return train
 
 
 def extra_rows(extra: pd.DataFrame, n: float, seed: int) -> pd.DataFrame:
