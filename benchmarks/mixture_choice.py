@@ -81,11 +81,14 @@ CONFIGS: dict[str, tuple[str | None, dict[str, str]]] = {
     "generalist+numbers": (GENERALIST_NUMBERS, {}),
     "generalist+rules": (GENERALIST_RULES, {}),
     "mixture-best-support": (None, {"VERDICTFLOW_EXPERTS__CHUNK_RULE": "best_support"}),
+    "context-3w": (None, {"VERDICTFLOW_RETRIEVAL__CONTEXT_WINDOWS": "3"}),
+    "context-2w": (None, {"VERDICTFLOW_RETRIEVAL__CONTEXT_WINDOWS": "2"}),
 }
 KNOWN = (
     "VERDICTFLOW_EXPERTS__STACKING",
     "VERDICTFLOW_EXPERTS__REGISTRY",
     "VERDICTFLOW_EXPERTS__CHUNK_RULE",
+    "VERDICTFLOW_RETRIEVAL__CONTEXT_WINDOWS",
 )
 # With --stacker FILE: the shipped registry under a combiner refitted for it (train-combiner).
 REFIT = "mixture-refit"

@@ -44,7 +44,7 @@ EXPERT_SETTINGS = (
     "window_tokens",
 )
 VERIFY_SETTINGS = ("contradiction_threshold", "item_rule", "support_threshold")
-RETRIEVAL_SETTINGS = ("windows_per_claim",)
+RETRIEVAL_SETTINGS = ("context_windows", "windows_per_claim")
 
 
 def verdict_inputs(registry: str | Path | None = None) -> dict[str, Any]:

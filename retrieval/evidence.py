@@ -159,7 +159,8 @@ def gather_evidence(
 
     Claims with ``context``: the context is cut into verification windows of ``window``
     tokens sharing ``overlap`` (doc_id ``context:<item_id>``), ranked against the claim by
-    embedding similarity (top k, origin ``context``).
+    embedding similarity (top k; without ``k``, ``retrieval.context_windows``, at most
+    ``top_k``; origin ``context``).
     Claims without context: corpus search (``mode``, hybrid by default; origin ``corpus``).
     ``add_corpus`` also appends corpus hits to context claims (ranks continue after the
     context's). A claim with no evidence maps to ``[]``. All claims are embedded at once.
@@ -168,7 +169,8 @@ def gather_evidence(
 
     Args:
         claims: The claims.
-        k: Evidence per claim (per origin); default ``settings.retrieval.top_k``.
+        k: Evidence per claim (per origin); default ``settings.retrieval.top_k``, and for a
+            claim's own context ``settings.retrieval.context_windows``.
         mode: Corpus search mode; default ``settings.retrieval.search_mode``.
         add_corpus: Default ``settings.retrieval.add_corpus_evidence``.
         store: The chunk store; default the one under ``settings.lancedb_path``.
@@ -179,6 +181,8 @@ def gather_evidence(
             (``closest``); default ``settings.retrieval.windows_per_claim`` (None: all).
     """
     settings = get_settings().retrieval
+    # A context's windows per claim: k when asked for, else the setting's (at most top_k).
+    context_k = k or min(settings.top_k, settings.context_windows or settings.top_k)
     k = k or settings.top_k
     per_claim = per_claim or settings.windows_per_claim
     add_corpus = settings.add_corpus_evidence if add_corpus is None else add_corpus
@@ -194,7 +198,9 @@ def gather_evidence(
     vectors, chunk_vectors = both[: len(texts)], both[len(texts) :]
     if with_ctx:
         ctx_claims = [claims[i] for i in with_ctx]
-        out.update(_rank_context(ctx_claims, vectors[with_ctx], k, chunks_of, chunk_vectors))
+        out.update(
+            _rank_context(ctx_claims, vectors[with_ctx], context_k, chunks_of, chunk_vectors)
+        )
     ctx_set = set(with_ctx)
     corpus_idx = [i for i in range(len(claims)) if add_corpus or i not in ctx_set]
     if corpus_idx:

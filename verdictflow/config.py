@@ -54,6 +54,14 @@ class RetrievalSettings(BaseModel):
         "by the embedding similarity retrieval computed (nothing is embedded again); None: "
         "every window of the top_k chunks or context windows.",
     )
+    context_windows: int | None = Field(
+        2,
+        description="Windows of an item's own context the experts score per claim: the "
+        "closest to the claim by embedding (at most top_k); None: top_k. Corpus evidence "
+        "keeps windows_per_claim. Measured on 100 ~400-word summaries (dev): 2 windows ran "
+        "1.74x the items/s of 5 at AUROC 0.750 against 0.734 (benchmarks/results/"
+        "e2e_speed.md).",
+    )
     search_mode: Literal["vector", "fts", "hybrid"] = "hybrid"
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
     vector_index_min_rows: int = Field(

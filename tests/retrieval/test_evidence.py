@@ -137,6 +137,15 @@ def test_only_the_windows_closest_to_the_claim_are_kept(home, tmp_path, monkeypa
         ]
     assert any("cheese" in e.text for e in kept["corpus"])
     assert any("castle" in e.text for e in kept["ctx"])
+    # Without k: the context gives retrieval.context_windows (2), the corpus top_k (5).
+    context_only = gather_evidence(claims, window=40, overlap=8)
+    assert [e.chunk_id for e in context_only["ctx"]] == [
+        e.chunk_id for e in sorted(every["ctx"], key=lambda e: -e.similarity)[:2]
+    ]
+    assert [e.chunk_id for e in context_only["corpus"]] == [e.chunk_id for e in every["corpus"]]
+    monkeypatch.setenv("VERDICTFLOW_RETRIEVAL__CONTEXT_WINDOWS", "4")
+    reset_settings()
+    assert len(gather_evidence(claims, window=40, overlap=8)["ctx"]) == 4
     monkeypatch.setenv("VERDICTFLOW_RETRIEVAL__WINDOWS_PER_CLAIM", "1")  # the setting
     reset_settings()
     assert [len(v) for v in gather_evidence(claims, k=5, window=40, overlap=8).values()] == [1, 1]
