@@ -105,9 +105,8 @@ def main() -> None:
         "means": means,
     }
     print("means", json.dumps(means))
-    name = "corpus_figures" + ("_padded" if args.padded else "") + split.replace(" --split ", "_")
-    name += ".json"
-    args.json = args.json or results / name
+    suffix = ("_padded" if args.padded else "") + ("" if args.split == "test" else f"_{args.split}")
+    args.json = args.json or results / f"corpus_figures{suffix}.json"
     args.json.write_text(json.dumps(out, indent=1) + "\n")
 
 

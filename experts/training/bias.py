@@ -18,7 +18,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from experts.verifiers.text import content_tokens, negation_count, tokens
+from experts.verifiers.text import content_tokens, coverage, negation_count, tokens
 
 FEATURES = (
     "word_overlap",
@@ -41,12 +41,11 @@ def lexical_features(evidence: str, claim: str) -> list[float]:
     ev_words, cl_words = tokens(evidence), tokens(claim)
     ev_content, cl_content = set(content_tokens(evidence)), set(content_tokens(claim))
     new = cl_content - ev_content
-    cl_bigrams = _bigrams(cl_words)
     ev_numbers = {t for t in ev_words if t.isdigit()}
     cl_negations = negation_count(claim)
     return [
-        1.0 - len(new) / len(cl_content) if cl_content else 1.0,
-        len(cl_bigrams & _bigrams(ev_words)) / len(cl_bigrams) if cl_bigrams else 1.0,
+        coverage(cl_content, ev_content),
+        coverage(_bigrams(cl_words), _bigrams(ev_words)),
         math.log1p(len(cl_content)),
         math.log1p(len(new)),
         float(cl_negations),
@@ -108,5 +107,5 @@ def debiased_weights(frame: pd.DataFrame, strength: float, seed: int) -> np.ndar
     weights = 1.0 - strength * bias_probabilities(frame, seed)
     sets = frame["dataset"].to_numpy()
     means = pd.Series(weights).groupby(sets).transform("mean").to_numpy()
-    safe = np.where(means > 0, means, 1.0)
-    return np.where(means > 0, weights / safe, 1.0).astype(np.float32)
+    scaled = np.divide(weights, means, out=np.ones_like(weights), where=means > 0)
+    return scaled.astype(np.float32)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 from experts.verifiers.stop_words import ENGLISH_STOP_WORDS
 
@@ -82,7 +82,7 @@ def negation_count(text: str) -> int:
     return sum(1 for t in tokens(text) if t in NEGATION_CUES)
 
 
-def coverage(needles: Iterable[str], haystack: Iterable[str]) -> float:
+def coverage(needles: Iterable[Hashable], haystack: Iterable[Hashable]) -> float:
     """Share of distinct ``needles`` that occur in ``haystack`` (1.0 when there are none)."""
     wanted = set(needles)
     if not wanted:

@@ -11,6 +11,13 @@ from tests.experts.test_corpus import nli_rows, write_source
 from verdictflow.config import reset_settings
 
 
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    """The corpus folder these tests point the settings at is theirs only."""
+    yield
+    reset_settings()
+
+
 def test_padded_test_rows_keep_each_premise_claim_and_label(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
